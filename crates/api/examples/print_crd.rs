@@ -1,0 +1,1 @@
+fn main() { print!("{}", nodestatus_api::crd_yaml()); }

@@ -1,0 +1,276 @@
+//! Spec and status types. Field names, casing and omission rules follow Calico's Go types
+//! (`libcalico-go/lib/apis/v3/caliconodestatus.go`): empty optional parts are left out on output.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The group and version of Calico's own API form.
+pub const V3_API_VERSION: &str = "projectcalico.org/v3";
+/// The group and version under which the CRD is stored in Kubernetes.
+pub const CRD_API_VERSION: &str = "crd.projectcalico.org/v1";
+/// The kind, the same in both forms.
+pub const KIND: &str = "CalicoNodeStatus";
+/// The plural resource name, the same in both forms.
+pub const PLURAL: &str = "caliconodestatuses";
+/// The largest accepted `spec.updatePeriodSeconds` (one day).
+pub const MAX_UPDATE_PERIOD_SECONDS: u32 = 86_400;
+
+/// What the operator asks for: which node, which classes, how often.
+#[derive(CustomResource, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "crd.projectcalico.org",
+    version = "v1",
+    kind = "CalicoNodeStatus",
+    plural = "caliconodestatuses",
+    status = "CalicoNodeStatusStatus",
+    selectable = ".spec.node",
+    derive = "PartialEq",
+    printcolumn = r#"{"name":"Node","type":"string","jsonPath":".spec.node"}"#,
+    printcolumn = r#"{"name":"Period","type":"integer","jsonPath":".spec.updatePeriodSeconds"}"#,
+    printcolumn = r#"{"name":"Last Updated","type":"date","jsonPath":".status.lastUpdated"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct CalicoNodeStatusSpec {
+    /// The classes of information to collect for this node.
+    pub classes: Vec<NodeStatusClass>,
+    /// The name of the node whose BIRD daemons are reported on.
+    pub node: String,
+    /// Seconds between refreshes; 0 stops refreshing. At most 86400.
+    #[schemars(range(min = 0, max = 86400))]
+    pub update_period_seconds: u32,
+}
+
+/// A class of information the agent can collect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum NodeStatusClass {
+    /// BIRD daemon state per address family.
+    Agent,
+    /// BGP peer sessions.
+    #[serde(rename = "BGP")]
+    Bgp,
+    /// Routes in BIRD's tables.
+    Routes,
+}
+
+impl NodeStatusClass {
+    /// Every class, in Calico's order.
+    pub const ALL: [NodeStatusClass; 3] = [Self::Agent, Self::Bgp, Self::Routes];
+
+    /// The name as written in a resource.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "Agent",
+            Self::Bgp => "BGP",
+            Self::Routes => "Routes",
+        }
+    }
+}
+
+impl std::fmt::Display for NodeStatusClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for NodeStatusClass {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not one of Agent, BGP, Routes"))
+    }
+}
+
+/// What the agent reports. Parts the spec did not ask for are absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CalicoNodeStatusStatus {
+    /// RFC 3339 UTC time of the last status write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<String>,
+    /// BIRD daemon status per address family (class `Agent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentStatus>,
+    /// BGP sessions (class `BGP`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<BgpStatus>,
+    /// Routes (class `Routes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<RouteStatus>,
+}
+
+/// BIRD daemon status for both address families.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentStatus {
+    /// The IPv4 daemon (`bird` in BIRD 1.6; the one daemon in BIRD 2).
+    #[serde(rename = "birdV4", default, skip_serializing_if = "BgpDaemonStatus::is_empty")]
+    pub bird_v4: BgpDaemonStatus,
+    /// The IPv6 daemon (`bird6` in BIRD 1.6; the one daemon in BIRD 2).
+    #[serde(rename = "birdV6", default, skip_serializing_if = "BgpDaemonStatus::is_empty")]
+    pub bird_v6: BgpDaemonStatus,
+}
+
+/// One BIRD daemon's status, strings as BIRD prints them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BgpDaemonStatus {
+    /// `Ready` or `NotReady`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<BgpDaemonState>,
+    /// BIRD's version, e.g. `v0.3.3+birdv1.6.8` or `2.0.12`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// The router ID.
+    #[serde(rename = "routerID", default, skip_serializing_if = "String::is_empty")]
+    pub router_id: String,
+    /// When the daemon last started.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_boot_time: String,
+    /// When the daemon last reloaded its configuration.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_reconfiguration_time: String,
+}
+
+impl BgpDaemonStatus {
+    /// True when no field is set (such a status is omitted on output).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Whether a BIRD daemon answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum BgpDaemonState {
+    /// The daemon answered.
+    Ready,
+    /// The daemon could not be reached.
+    NotReady,
+}
+
+/// BGP sessions for both families. The four counts are always written, 0 included.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BgpStatus {
+    /// IPv4 sessions whose protocol state is `up`.
+    #[serde(rename = "numberEstablishedV4", default)]
+    pub number_established_v4: u32,
+    /// IPv4 sessions in any other state.
+    #[serde(rename = "numberNotEstablishedV4", default)]
+    pub number_not_established_v4: u32,
+    /// IPv6 sessions whose protocol state is `up`.
+    #[serde(rename = "numberEstablishedV6", default)]
+    pub number_established_v6: u32,
+    /// IPv6 sessions in any other state.
+    #[serde(rename = "numberNotEstablishedV6", default)]
+    pub number_not_established_v6: u32,
+    /// IPv4 peers.
+    #[serde(rename = "peersV4", default, skip_serializing_if = "Vec::is_empty")]
+    pub peers_v4: Vec<BgpPeer>,
+    /// IPv6 peers.
+    #[serde(rename = "peersV6", default, skip_serializing_if = "Vec::is_empty")]
+    pub peers_v6: Vec<BgpPeer>,
+}
+
+/// One BGP session.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BgpPeer {
+    /// The peer's address.
+    #[serde(rename = "peerIP", default, skip_serializing_if = "String::is_empty")]
+    pub peer_ip: String,
+    /// How Calico configured the session.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub peer_type: Option<BgpPeerType>,
+    /// BIRD's BGP state word (`Established`, `Active`, ..., also `Down` and `Passive`), or
+    /// empty when unknown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    /// The time of the last state change, as BIRD prints it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub since: String,
+}
+
+/// How a BGP session was configured in Calico.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum BgpPeerType {
+    /// Node-to-node mesh (`Mesh_` protocols).
+    NodeMesh,
+    /// A per-node BGPPeer (`Node_` protocols).
+    NodePeer,
+    /// A global BGPPeer (`Global_` protocols).
+    GlobalPeer,
+}
+
+/// Routes for both families.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteStatus {
+    /// IPv4 routes.
+    #[serde(rename = "routesV4", default, skip_serializing_if = "Vec::is_empty")]
+    pub routes_v4: Vec<Route>,
+    /// IPv6 routes.
+    #[serde(rename = "routesV6", default, skip_serializing_if = "Vec::is_empty")]
+    pub routes_v6: Vec<Route>,
+}
+
+/// One route.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    /// `FIB` for BIRD's primary (in use) route, `RIB` for the others.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub route_type: Option<RouteType>,
+    /// The destination CIDR.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub destination: String,
+    /// The next hop, or `N/A` when there is none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub gateway: String,
+    /// The outgoing interface; `blackhole` / `unreachable` / `prohibited` for those routes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub interface: String,
+    /// Where the route came from.
+    #[serde(default)]
+    pub learned_from: LearnedFrom,
+}
+
+/// FIB (in use) or RIB (known only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RouteType {
+    /// The route BIRD uses (its primary route).
+    #[serde(rename = "FIB")]
+    Fib,
+    /// A route BIRD knows but does not use.
+    #[serde(rename = "RIB")]
+    Rib,
+}
+
+/// The source of a route.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LearnedFrom {
+    /// The kind of protocol the route came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<RouteSourceType>,
+    /// The BGP peer, for `NodeMesh` and `BGPPeer` routes.
+    #[serde(rename = "peerIP", default, skip_serializing_if = "String::is_empty")]
+    pub peer_ip: String,
+}
+
+/// The kind of protocol a route was learned from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RouteSourceType {
+    /// A kernel protocol (routes read from the kernel table).
+    Kernel,
+    /// A static protocol.
+    Static,
+    /// A direct protocol (connected interfaces).
+    Direct,
+    /// A node-to-node mesh BGP session.
+    NodeMesh,
+    /// Any other Calico BGP session (`Node_` or `Global_`).
+    #[serde(rename = "BGPPeer")]
+    BgpPeer,
+}

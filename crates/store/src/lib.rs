@@ -1,0 +1,201 @@
+//! The `Datastore` trait: what every backend (SQLite, etcd, Kubernetes) offers for
+//! `CalicoNodeStatus`, with one set of semantics so the agent and the CLI never care which one
+//! they talk to.
+//!
+//! Semantics every backend keeps (the conformance suite checks them):
+//! - Resource versions are opaque strings; every stored change gives the object a new one.
+//!   `list` also returns the store revision the list was taken at, and `watch` from that revision
+//!   misses no change made after it.
+//! - `write_status` changes only `status` and only if the object's resource version is still the
+//!   one given (compare-and-swap); a spec edit in between makes it fail with `Conflict`, so an
+//!   operator's edit is never overwritten by an agent.
+//! - `update_spec` changes only `spec` (the status is kept).
+//! - Objects are validated before anything is stored; invalid ones are rejected with every
+//!   problem listed.
+//! - A watch survives reconnects on its own (resuming from the last revision it delivered); when
+//!   the backend can no longer replay from that revision (compaction) it sends `Restarted` with
+//!   the full current list, which replaces whatever the consumer knew.
+
+use std::fmt;
+
+use futures::stream::BoxStream;
+use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
+
+/// Which objects a list or watch returns.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NodeFilter {
+    /// Every object.
+    All,
+    /// Only objects whose `spec.node` equals this name.
+    Node(String),
+}
+
+impl NodeFilter {
+    /// True when the object passes the filter.
+    pub fn matches(&self, obj: &CalicoNodeStatus) -> bool {
+        match self {
+            NodeFilter::All => true,
+            NodeFilter::Node(node) => obj.spec.node == *node,
+        }
+    }
+}
+
+/// A list of objects and the store revision it was read at (start a watch from it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listing {
+    /// The objects, sorted by name.
+    pub items: Vec<CalicoNodeStatus>,
+    /// The store revision of this snapshot.
+    pub revision: String,
+}
+
+/// One change seen by a watch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WatchEvent {
+    /// An object appeared (created, or edited so that it now passes the filter).
+    Added(CalicoNodeStatus),
+    /// An object that passed the filter changed and still does.
+    Modified(CalicoNodeStatus),
+    /// An object was deleted (or edited so that it no longer passes the filter); the value is
+    /// its last known state.
+    Deleted(CalicoNodeStatus),
+    /// The watch could not resume where it was (history compacted): this is the full current
+    /// list, replacing everything the consumer knew.
+    Restarted(Listing),
+}
+
+/// A stream of watch events. It ends only on an error the backend cannot recover from.
+pub type WatchStream = BoxStream<'static, Result<WatchEvent, StoreError>>;
+
+/// A backend error. `Unavailable` is the only retryable one.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No object with this name.
+    #[error("caliconodestatus {name:?} not found")]
+    NotFound {
+        /// The object's name.
+        name: String,
+    },
+    /// `create` of a name that exists.
+    #[error("caliconodestatus {name:?} already exists")]
+    AlreadyExists {
+        /// The object's name.
+        name: String,
+    },
+    /// The object's resource version is no longer the expected one.
+    #[error("caliconodestatus {name:?} was modified: expected resource version {expected}, found {actual}")]
+    Conflict {
+        /// The object's name.
+        name: String,
+        /// The version the caller expected.
+        expected: String,
+        /// The version stored now.
+        actual: String,
+    },
+    /// The object failed validation; nothing was stored.
+    #[error("caliconodestatus {name:?} is invalid: {errors}")]
+    Invalid {
+        /// The object's name (may be empty when the name itself is missing).
+        name: String,
+        /// Every problem found.
+        errors: nodestatus_api::ValidationErrors,
+    },
+    /// The write is larger than the backend accepts.
+    #[error("caliconodestatus {name:?} is too large for this datastore: {size} bytes, the limit is {limit}")]
+    TooLarge {
+        /// The object's name.
+        name: String,
+        /// The encoded size.
+        size: usize,
+        /// The backend's limit.
+        limit: usize,
+    },
+    /// The backend cannot be reached or failed in a way that may pass: retry with backoff.
+    #[error("datastore unavailable: {context}: {source}")]
+    Unavailable {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// Stored data or a reply that cannot be understood (not retryable).
+    #[error("datastore error: {context}: {source}")]
+    Internal {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Any error, boxed, as a source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl StoreError {
+    /// True for errors worth retrying with backoff.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
+
+    /// An `Unavailable` error with context.
+    pub fn unavailable(context: impl fmt::Display, source: impl Into<BoxError>) -> Self {
+        StoreError::Unavailable { context: context.to_string(), source: source.into() }
+    }
+
+    /// An `Internal` error with context.
+    pub fn internal(context: impl fmt::Display, source: impl Into<BoxError>) -> Self {
+        StoreError::Internal { context: context.to_string(), source: source.into() }
+    }
+}
+
+/// The result type of every datastore call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A `CalicoNodeStatus` store. All methods are safe to call concurrently.
+#[async_trait::async_trait]
+pub trait Datastore: Send + Sync {
+    /// A short name of the backend (`sqlite`, `etcdv3`, `kubernetes`).
+    fn kind(&self) -> &'static str;
+
+    /// Stores a new object (spec and, when given, status). Metadata the store owns
+    /// (resourceVersion, uid, creationTimestamp) is set by the store. Fails with
+    /// `AlreadyExists` when the name is taken.
+    async fn create(&self, obj: &CalicoNodeStatus) -> Result<CalicoNodeStatus>;
+
+    /// Reads one object by name.
+    async fn get(&self, name: &str) -> Result<CalicoNodeStatus>;
+
+    /// Lists the objects passing `filter`, sorted by name, with the store revision.
+    async fn list(&self, filter: &NodeFilter) -> Result<Listing>;
+
+    /// Streams changes to objects passing `filter` made after `revision` (a `Listing::revision`
+    /// or an object's resource version); `None` means from now.
+    async fn watch(&self, filter: &NodeFilter, revision: Option<&str>) -> Result<WatchStream>;
+
+    /// Replaces the spec (and labels/annotations) of an existing object, keeping its status.
+    /// With `expected_version`, only if the object is still at that version (`Conflict` if not);
+    /// without it, the store retries internally so the spec is applied on top of whatever
+    /// status is there.
+    async fn update_spec(
+        &self,
+        name: &str,
+        spec: &CalicoNodeStatusSpec,
+        expected_version: Option<&str>,
+    ) -> Result<CalicoNodeStatus>;
+
+    /// Replaces the status of an existing object if it is still at `expected_version`
+    /// (`Conflict` if not), leaving everything else as it is. Returns the object's new
+    /// resource version.
+    async fn write_status(
+        &self,
+        name: &str,
+        status: &CalicoNodeStatusStatus,
+        expected_version: &str,
+    ) -> Result<String>;
+
+    /// Deletes an object (only if still at `expected_version`, when given). Returns its last
+    /// state.
+    async fn delete(&self, name: &str, expected_version: Option<&str>) -> Result<CalicoNodeStatus>;
+}
