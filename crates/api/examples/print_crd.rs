@@ -1,1 +1,0 @@
-fn main() { print!("{}", nodestatus_api::crd_yaml()); }

@@ -1,0 +1,225 @@
+//! The seed example from SPEC.md read in both apiVersions and written back, and a table of
+//! invalid resources with the exact field-path errors they produce.
+
+use nodestatus_api::{
+    ApiVersion, BgpDaemonState, BgpPeerType, DocumentError, NodeStatusClass, RouteSourceType,
+    RouteType, parse_documents, to_value, to_yaml,
+};
+use serde_json::{Value, json};
+
+const SEED: &str = r#"
+apiVersion: projectcalico.org/v3
+kind: CalicoNodeStatus
+metadata: {name: my-caliconodestatus-1}
+spec: {classes: [Agent, BGP, Routes], node: my-kadm-node-0, updatePeriodSeconds: 10}
+status:
+  lastUpdated: "2021-10-18T13:22:03Z"
+  agent:
+    birdV4: {state: Ready, version: v0.3.3+birdv1.6.8, routerID: 10.128.0.240,
+             lastBootTime: "2021-10-18 09:23:19", lastReconfigurationTime: "2021-10-18 09:23:19"}
+  bgp:
+    numberEstablishedV4: 2
+    numberNotEstablishedV4: 1
+    peersV4:
+    - {peerIP: 10.128.0.242, type: NodeMesh, state: Established, since: "09:23:22"}
+  routes:
+    routesV4:
+    - {type: FIB, destination: 192.168.82.0/26, gateway: 10.128.0.200, interface: eth0,
+       learnedFrom: {sourceType: NodeMesh, peerIP: 10.128.0.200}}
+    - {type: FIB, destination: 10.128.0.5/16, gateway: N/A, interface: eth0,
+       learnedFrom: {sourceType: Direct}}
+"#;
+
+/// The seed's fields as plain JSON: what must come back out, whatever the form.
+fn seed_expected(api_version: &str) -> Value {
+    json!({
+        "apiVersion": api_version,
+        "kind": "CalicoNodeStatus",
+        "metadata": {"name": "my-caliconodestatus-1"},
+        "spec": {"classes": ["Agent", "BGP", "Routes"], "node": "my-kadm-node-0", "updatePeriodSeconds": 10},
+        "status": {
+            "lastUpdated": "2021-10-18T13:22:03Z",
+            "agent": {"birdV4": {"state": "Ready", "version": "v0.3.3+birdv1.6.8", "routerID": "10.128.0.240",
+                                 "lastBootTime": "2021-10-18 09:23:19", "lastReconfigurationTime": "2021-10-18 09:23:19"}},
+            "bgp": {
+                "numberEstablishedV4": 2, "numberNotEstablishedV4": 1,
+                "numberEstablishedV6": 0, "numberNotEstablishedV6": 0,
+                "peersV4": [{"peerIP": "10.128.0.242", "type": "NodeMesh", "state": "Established", "since": "09:23:22"}]
+            },
+            "routes": {"routesV4": [
+                {"type": "FIB", "destination": "192.168.82.0/26", "gateway": "10.128.0.200", "interface": "eth0",
+                 "learnedFrom": {"sourceType": "NodeMesh", "peerIP": "10.128.0.200"}},
+                {"type": "FIB", "destination": "10.128.0.5/16", "gateway": "N/A", "interface": "eth0",
+                 "learnedFrom": {"sourceType": "Direct"}}
+            ]}
+        }
+    })
+}
+
+#[test]
+fn seed_example_round_trips_in_the_v3_form() {
+    let docs = parse_documents(SEED).expect("seed parses");
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].api_version, ApiVersion::V3);
+    let obj = &docs[0].object;
+    assert_eq!(obj.spec.classes, NodeStatusClass::ALL.to_vec());
+    let status = obj.status.as_ref().expect("status");
+    let agent = status.agent.as_ref().expect("agent");
+    assert_eq!(agent.bird_v4.state, Some(BgpDaemonState::Ready));
+    assert!(agent.bird_v6.is_empty());
+    let bgp = status.bgp.as_ref().expect("bgp");
+    assert_eq!(bgp.peers_v4[0].peer_type, Some(BgpPeerType::NodeMesh));
+    let routes = status.routes.as_ref().expect("routes");
+    assert_eq!(routes.routes_v4[1].route_type, Some(RouteType::Fib));
+    assert_eq!(routes.routes_v4[1].learned_from.source_type, Some(RouteSourceType::Direct));
+    assert_eq!(to_value(obj, ApiVersion::V3), seed_expected("projectcalico.org/v3"));
+}
+
+#[test]
+fn seed_example_reads_in_the_crd_form_and_prints_back_in_either() {
+    let crd_form = SEED.replace("projectcalico.org/v3", "crd.projectcalico.org/v1");
+    let docs = parse_documents(&crd_form).expect("crd form parses");
+    assert_eq!(docs[0].api_version, ApiVersion::CrdV1);
+    assert_eq!(to_value(&docs[0].object, ApiVersion::CrdV1), seed_expected("crd.projectcalico.org/v1"));
+    assert_eq!(to_value(&docs[0].object, ApiVersion::V3), seed_expected("projectcalico.org/v3"));
+}
+
+#[test]
+fn yaml_output_reads_back_to_the_same_resource() {
+    let docs = parse_documents(SEED).expect("seed parses");
+    let yaml = to_yaml(&to_value(&docs[0].object, ApiVersion::V3));
+    let again = parse_documents(&yaml).expect("own output parses");
+    assert_eq!(again, docs);
+}
+
+#[test]
+fn json_input_is_accepted() {
+    let json = serde_json::to_string(&seed_expected("projectcalico.org/v3")).expect("json");
+    let docs = parse_documents(&json).expect("json parses");
+    assert_eq!(to_value(&docs[0].object, ApiVersion::V3), seed_expected("projectcalico.org/v3"));
+}
+
+#[test]
+fn multi_document_yaml_and_lists_give_every_resource() {
+    let text = "\
+apiVersion: projectcalico.org/v3
+kind: CalicoNodeStatus
+metadata: {name: a}
+spec: {classes: [BGP], node: n1, updatePeriodSeconds: 0}
+---
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: crd.projectcalico.org/v1
+  kind: CalicoNodeStatus
+  metadata: {name: b}
+  spec: {classes: [Routes, Agent], node: n2, updatePeriodSeconds: 86400}
+";
+    let docs = parse_documents(text).expect("parses");
+    let names: Vec<_> = docs.iter().map(|d| d.object.metadata.name.clone().unwrap_or_default()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(docs[1].object.spec.classes, [NodeStatusClass::Routes, NodeStatusClass::Agent]);
+    assert_eq!(docs[1].object.spec.update_period_seconds, 86400);
+}
+
+/// Each invalid resource and the exact errors it must produce.
+#[test]
+fn invalid_resources_report_every_problem_with_its_field_path() {
+    let base = |spec: &str| {
+        format!("apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {{name: x}}\nspec: {spec}\n")
+    };
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            base("{classes: [Agent], node: n1, updatePeriodSeconds: 90000}"),
+            vec!["spec.updatePeriodSeconds: 90000 is out of range 0..86400"],
+        ),
+        (
+            base("{classes: [Agent], node: n1, updatePeriodSeconds: -1}"),
+            vec!["spec.updatePeriodSeconds: -1 is out of range 0..86400"],
+        ),
+        (
+            base("{classes: [Agent], node: n1, updatePeriodSeconds: 1.5}"),
+            vec!["spec.updatePeriodSeconds: 1.5 is not a whole number in range 0..86400"],
+        ),
+        (
+            base("{classes: [Agent], node: n1, updatePeriodSeconds: \"10\"}"),
+            vec!["spec.updatePeriodSeconds: must be an integer, found a string"],
+        ),
+        (
+            base("{classes: [Agent, Foo], node: n1, updatePeriodSeconds: 10}"),
+            vec![r#"spec.classes[1]: "Foo" is not one of Agent, BGP, Routes"#],
+        ),
+        (
+            base("{classes: [BGP, Routes, BGP], node: n1, updatePeriodSeconds: 10}"),
+            vec![r#"spec.classes[2]: "BGP" is listed more than once"#],
+        ),
+        (
+            base("{classes: BGP, node: n1, updatePeriodSeconds: 10}"),
+            vec!["spec.classes: must be a list, found a string"],
+        ),
+        (
+            base("{node: Node_1, updatePeriodSeconds: 100000, color: red}"),
+            vec![
+                "spec.classes: is required",
+                r#"spec.node: "Node_1" is not a valid node name: must be lowercase alphanumerics, '-' and '.', each dot-separated part starting and ending with an alphanumeric"#,
+                "spec.updatePeriodSeconds: 100000 is out of range 0..86400",
+                "spec.color: is not a known field",
+            ],
+        ),
+        (base("{classes: [], updatePeriodSeconds: 5}"), vec!["spec.node: is required"]),
+        (base("{classes: [], node: n1}"), vec!["spec.updatePeriodSeconds: is required"]),
+        (
+            "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {name: My_Status}\nspec: {classes: [], node: n1, updatePeriodSeconds: 1}\n".into(),
+            vec![r#"metadata.name: "My_Status" must consist of lowercase alphanumerics, '.', '_' or '-', and start and end with an alphanumeric"#],
+        ),
+        (
+            "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {}\nspec: {classes: [], node: n1, updatePeriodSeconds: 1}\n".into(),
+            vec!["metadata.name: is required"],
+        ),
+        (
+            "apiVersion: projectcalico.org/v2\nkind: BGPPeer\nmetadata: {name: x}\n".into(),
+            vec![
+                r#"apiVersion: "projectcalico.org/v2" is not one of projectcalico.org/v3, crd.projectcalico.org/v1"#,
+                r#"kind: "BGPPeer" is not CalicoNodeStatus"#,
+                "spec: is required",
+            ],
+        ),
+        ("kind: CalicoNodeStatus\nmetadata: {name: x}\nspec: []\n".into(), vec!["apiVersion: is required", "spec: must be a mapping, found a list"]),
+    ];
+    for (text, expected) in cases {
+        let err = parse_documents(&text).expect_err(&text);
+        assert_eq!(err.0.len(), 1, "{text}");
+        let DocumentError::Invalid { index, errors, .. } = &err.0[0] else {
+            panic!("expected a validation error for {text}, got {err}");
+        };
+        assert_eq!(*index, 1);
+        let got: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
+        assert_eq!(got, expected, "{text}");
+    }
+}
+
+#[test]
+fn errors_name_the_document_and_resource_and_nothing_is_returned() {
+    let text = "\
+apiVersion: projectcalico.org/v3
+kind: CalicoNodeStatus
+metadata: {name: good}
+spec: {classes: [BGP], node: n1, updatePeriodSeconds: 10}
+---
+apiVersion: projectcalico.org/v3
+kind: CalicoNodeStatus
+metadata: {name: bad}
+spec: {classes: [BGP], node: n1, updatePeriodSeconds: 86401}
+";
+    let err = parse_documents(text).expect_err("second document is invalid");
+    assert_eq!(err.to_string(), "document 2 (bad): spec.updatePeriodSeconds: 86401 is out of range 0..86400");
+}
+
+#[test]
+fn yaml_syntax_errors_give_the_line() {
+    let err = parse_documents("apiVersion: projectcalico.org/v3\nkind: [unclosed\n").expect_err("bad yaml");
+    let msg = err.to_string();
+    assert!(msg.starts_with("document 1: "), "{msg}");
+    assert!(msg.contains("line 3") || msg.contains("line 2"), "{msg}");
+}
