@@ -26,6 +26,7 @@ pub const MAX_UPDATE_PERIOD_SECONDS: u32 = 86_400;
     status = "CalicoNodeStatusStatus",
     selectable = ".spec.node",
     derive = "PartialEq",
+    doc = "CalicoNodeStatus asks the nodestatus agent on `spec.node` to report BIRD's BGP state and routes in `status`.",
     printcolumn = r#"{"name":"Node","type":"string","jsonPath":".spec.node"}"#,
     printcolumn = r#"{"name":"Period","type":"integer","jsonPath":".spec.updatePeriodSeconds"}"#,
     printcolumn = r#"{"name":"Last Updated","type":"date","jsonPath":".status.lastUpdated"}"#
