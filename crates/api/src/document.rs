@@ -99,12 +99,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, DocumentsError> {
         }
     }
     let mut docs = Vec::new();
-    let mut index = 0;
-    for value in values.into_iter().flat_map(expand_list) {
-        index += 1;
+    for (i, value) in values.into_iter().flat_map(expand_list).enumerate() {
         match decode(value) {
             Ok(doc) => docs.push(doc),
-            Err((name, errs)) => errors.push(DocumentError::Invalid { index, name, errors: errs }),
+            Err((name, errs)) => errors.push(DocumentError::Invalid { index: i + 1, name, errors: errs }),
         }
     }
     if errors.is_empty() { Ok(docs) } else { Err(DocumentsError(errors)) }

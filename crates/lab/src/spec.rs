@@ -1,0 +1,161 @@
+//! What a lab is asked to be: node count, BIRD version, state directory and the name prefix that
+//! keeps several labs (parallel tests) apart.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LabError, Result};
+
+/// The most nodes a lab may have: the address plan (see the crate docs) has room for 20, and a
+/// full mesh of more tells nothing new.
+pub const MAX_NODES: usize = 20;
+
+/// Which BIRD runs in the nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BirdVersion {
+    /// Debian's BIRD 1.6: `bird` for IPv4 and `bird6` for IPv6, two control sockets.
+    #[serde(rename = "1.6")]
+    V1_6,
+    /// BIRD 2 (unpacked at /opt/nodestatus/bird2): one daemon for both families, one socket.
+    #[serde(rename = "2")]
+    V2,
+}
+
+impl BirdVersion {
+    /// Both versions, oldest first.
+    pub const ALL: [BirdVersion; 2] = [Self::V1_6, Self::V2];
+
+    /// The version as written in paths and messages: `1.6` or `2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V1_6 => "1.6",
+            Self::V2 => "2",
+        }
+    }
+
+    /// What `show status` prints as the version starts with this (`1.6.`, `2.`).
+    pub fn version_prefix(self) -> &'static str {
+        match self {
+            Self::V1_6 => "1.6.",
+            Self::V2 => "2.",
+        }
+    }
+}
+
+impl std::fmt::Display for BirdVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for BirdVersion {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "1.6" | "1" => Ok(Self::V1_6),
+            "2" => Ok(Self::V2),
+            _ => Err(format!("{s:?} is not a BIRD version (1.6 or 2)")),
+        }
+    }
+}
+
+/// An address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+impl Family {
+    /// Both families, IPv4 first.
+    pub const ALL: [Family; 2] = [Self::V4, Self::V6];
+}
+
+/// How to build a lab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabSpec {
+    /// Number of nodes, 1 to [`MAX_NODES`].
+    pub nodes: usize,
+    /// The BIRD version every node runs.
+    pub bird: BirdVersion,
+    /// Where configs, sockets, PID files, logs and the state file go; created if missing.
+    pub dir: PathBuf,
+    /// Prefix of the namespace names (`<prefix>-hub`, `<prefix>-n1`, ...): lowercase letters, digits
+    /// and `-`, at most 24 characters, unique among the labs running on the machine.
+    pub prefix: String,
+}
+
+impl LabSpec {
+    /// Three nodes, the given BIRD version and directory, and a prefix unique to this process
+    /// and call ([`unique_prefix`]).
+    pub fn new(bird: BirdVersion, dir: impl Into<PathBuf>) -> Self {
+        Self {
+            nodes: 3,
+            bird,
+            dir: dir.into(),
+            prefix: unique_prefix(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if !(1..=MAX_NODES).contains(&self.nodes) {
+            return Err(LabError::InvalidSpec(format!(
+                "nodes must be 1 to {MAX_NODES}, not {}",
+                self.nodes
+            )));
+        }
+        let prefix_ok = !self.prefix.is_empty()
+            && self.prefix.len() <= 24
+            && self
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !prefix_ok {
+            return Err(LabError::InvalidSpec(format!(
+                "prefix {:?} must be 1 to 24 of a-z, 0-9 and -",
+                self.prefix
+            )));
+        }
+        validate_dir(&self.dir)
+    }
+}
+
+/// The directory ends up quoted in BIRD configs and in socket paths (at most 107 bytes).
+fn validate_dir(dir: &Path) -> Result<()> {
+    let Some(text) = dir.to_str() else {
+        return Err(LabError::InvalidSpec(format!(
+            "dir {} is not UTF-8",
+            dir.display()
+        )));
+    };
+    if text.contains(['"', '\n', '\\']) {
+        return Err(LabError::InvalidSpec(format!(
+            "dir {text:?} must not contain quotes, backslashes or newlines (it is written into BIRD configs)"
+        )));
+    }
+    // The longest socket path is `<dir>/n20/bird6.ctl` once made absolute.
+    let longest = std::path::absolute(dir)
+        .map_err(|e| LabError::io("resolving the lab directory", dir, e))?
+        .join("n20")
+        .join("bird6.ctl");
+    if longest.as_os_str().len() > 107 {
+        return Err(LabError::InvalidSpec(format!(
+            "dir {text:?} is too long: BIRD control socket paths under it exceed the 107-byte limit of unix sockets"
+        )));
+    }
+    Ok(())
+}
+
+/// A namespace prefix unique to this process and call: `nsl<pid>-<n>`.
+pub fn unique_prefix() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    format!(
+        "nsl{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}

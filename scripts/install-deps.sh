@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs what nodestatus's tests and lab need on Debian 12 (run as root; idempotent):
+#   bird 1.6 (bird, bird6, birdc), etcd, protoc, iproute2, procps, and bird2 *unpacked* (not installed:
+#   it conflicts with the bird package) into /opt/nodestatus/bird2, binary
+#   /opt/nodestatus/bird2/usr/sbin/bird. Services the packages would start are stopped and disabled:
+#   tests and `nodestatus lab` start their own daemons.
+# Output goes to a log file ($NODESTATUS_DEPS_LOG, default /tmp/nodestatus-install-deps.log); the
+# script prints one summary line. When everything is present it does not touch apt at all.
+set -euo pipefail
+
+LOG=${NODESTATUS_DEPS_LOG:-/tmp/nodestatus-install-deps.log}
+BIRD2_DIR=${NODESTATUS_BIRD2_DIR:-/opt/nodestatus/bird2}
+PACKAGES=(bird etcd-server etcd-client protobuf-compiler iproute2 libssh-gcrypt-4 procps)
+SERVICES=(bird bird6 etcd)
+
+fail() {
+    echo "install-deps: $1 (log: $LOG)" >&2
+    exit 1
+}
+
+# Stops and disables the packages' own services, only when needed so that a run with everything
+# present stays fast. With systemd, `disable --now` stops exactly the unit. Without systemd only the
+# boot links are removed: nothing was started (policy-rc.d below), and the init scripts' `stop` kills
+# every process named bird, including labs and tests.
+quiet_services() {
+    local s
+    for s in "${SERVICES[@]}"; do
+        if [ -d /run/systemd/system ]; then
+            if systemctl --quiet is-enabled "$s" 2>/dev/null || systemctl --quiet is-active "$s" 2>/dev/null; then
+                systemctl disable --now "$s" >>"$LOG" 2>&1 || fail "could not stop service $s"
+                echo "service $s stopped and disabled"
+            fi
+        elif compgen -G "/etc/rc[2345].d/S[0-9][0-9]$s" >/dev/null; then
+            update-rc.d "$s" disable >>"$LOG" 2>&1 || fail "could not disable service $s"
+            echo "service $s disabled"
+        fi
+    done
+}
+
+[ "$(id -u)" -eq 0 ] || fail "must run as root"
+command -v apt-get >/dev/null || fail "needs apt-get (Debian 12)"
+: >"$LOG"
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+need_bird2=0
+[ -x "$BIRD2_DIR/usr/sbin/bird" ] || need_bird2=1
+
+if [ "${#missing[@]}" -eq 0 ] && [ "$need_bird2" -eq 0 ]; then
+    services=$(quiet_services)
+    [ -z "$services" ] || echo "$services" >>"$LOG"
+    echo "install-deps: everything present (bird $(dpkg-query -W -f='${Version}' bird), bird2 in $BIRD2_DIR)"
+    exit 0
+fi
+
+apt-get update >>"$LOG" 2>&1 || fail "apt-get update failed"
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    # A policy-rc.d that answers 101 keeps invoke-rc.d and deb-systemd-invoke from starting the
+    # services during installation (with or without systemd). An existing one is left alone.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=1
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
+        >>"$LOG" 2>&1 || status=$?
+    [ "$own_policy" -eq 1 ] && rm -f "$policy"
+    [ "$status" -eq 0 ] || fail "apt-get install ${missing[*]} failed"
+    quiet_services >>"$LOG"
+
+fi
+
+if [ "$need_bird2" -eq 1 ]; then
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && apt-get download bird2) >>"$LOG" 2>&1 || fail "apt-get download bird2 failed"
+    mkdir -p "$BIRD2_DIR"
+    dpkg -x "$tmp"/bird2_*.deb "$BIRD2_DIR" >>"$LOG" 2>&1 || fail "dpkg -x bird2 failed"
+    [ -x "$BIRD2_DIR/usr/sbin/bird" ] || fail "bird2 unpacked but $BIRD2_DIR/usr/sbin/bird is missing"
+fi
+
+echo "install-deps: installed ${missing[*]:-nothing}$([ "$need_bird2" -eq 1 ] && echo ", bird2 into $BIRD2_DIR") (log: $LOG)"
