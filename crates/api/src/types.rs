@@ -275,3 +275,23 @@ pub enum RouteSourceType {
     #[serde(rename = "BGPPeer")]
     BgpPeer,
 }
+
+/// Sorts routes into the order the status is written in: by destination (address, then prefix
+/// length, IPv4 before IPv6), the FIB route before RIB ones, then by gateway and source peer.
+/// BIRD lists routes in hash order, which can change without any route changing; a canonical
+/// order keeps "write only what changed" from writing on a mere reordering.
+pub fn sort_routes(routes: &mut [Route]) {
+    routes.sort_by_cached_key(|r| {
+        let dst = r.destination.split_once('/').and_then(|(ip, len)| {
+            Some((ip.parse::<std::net::IpAddr>().ok()?, len.parse::<u8>().ok()?))
+        });
+        (
+            dst,
+            r.destination.clone(),
+            r.route_type != Some(RouteType::Fib),
+            r.gateway.clone(),
+            r.interface.clone(),
+            r.learned_from.peer_ip.clone(),
+        )
+    });
+}

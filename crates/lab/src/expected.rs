@@ -4,11 +4,10 @@
 //! highest preference wins (direct 240, static 200, BGP 100, kernel 10); between BGP routes the
 //! lowest router ID, then the lowest neighbor address (IPv4 before IPv6).
 
-use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use nodestatus_api::{BgpPeerType, LearnedFrom, Route, RouteSourceType, RouteType};
+use nodestatus_api::{BgpPeerType, LearnedFrom, Route, RouteSourceType, RouteType, sort_routes};
 
 use crate::spec::{BirdVersion, Family};
 use crate::topology::{self, Net, Session, SessionKind};
@@ -76,9 +75,9 @@ pub struct ExpectedNode {
     pub established_v6: u32,
     /// `numberNotEstablishedV6`.
     pub not_established_v6: u32,
-    /// IPv4 routes, in [`sort_routes`] order.
+    /// IPv4 routes, in [`nodestatus_api::sort_routes`] order.
     pub routes_v4: Vec<Route>,
-    /// IPv6 routes, in [`sort_routes`] order.
+    /// IPv6 routes, in [`nodestatus_api::sort_routes`] order.
     pub routes_v6: Vec<Route>,
 }
 
@@ -98,28 +97,6 @@ impl ExpectedNode {
             Family::V6 => &self.routes_v6,
         }
     }
-}
-
-/// Sorts routes by destination, then FIB before RIB, then gateway and source peer: the order of
-/// `expected` routes (BIRD's own order is a hash order).
-pub fn sort_routes(routes: &mut [Route]) {
-    routes.sort_by(route_order);
-}
-
-fn route_order(a: &Route, b: &Route) -> Ordering {
-    let key = |r: &Route| {
-        let dst = r
-            .destination
-            .split_once('/')
-            .and_then(|(ip, len)| Some((ip.parse::<IpAddr>().ok()?, len.parse::<u8>().ok()?)));
-        (
-            dst,
-            r.route_type != Some(RouteType::Fib),
-            r.gateway.clone(),
-            r.learned_from.peer_ip.clone(),
-        )
-    };
-    key(a).cmp(&key(b))
 }
 
 /// The disabled BGP protocols, as (node index, protocol name).

@@ -54,7 +54,8 @@ mod state;
 mod topology;
 
 pub use error::{LabError, Result};
-pub use expected::{ExpectedNode, ExpectedPeer, ExpectedState, sort_routes};
+pub use expected::{ExpectedNode, ExpectedPeer, ExpectedState};
+pub use nodestatus_api::sort_routes;
 pub use lab::{Lab, ProcessSpec, down, status};
 pub use process::ProcessId;
 pub use spec::{BirdVersion, Family, LabSpec, MAX_NODES, unique_prefix};

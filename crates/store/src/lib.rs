@@ -12,6 +12,10 @@
 //! - `update_spec` changes only `spec` (the status is kept).
 //! - Objects are validated before anything is stored; invalid ones are rejected with every
 //!   problem listed.
+//! - Each watch event's object carries the revision of that change (a `Deleted` one the
+//!   revision of the deletion), so resuming from the last revision seen is exact. An edit that
+//!   moves `spec.node` into or out of a node filter is `Added`/`Deleted` with the object after
+//!   the change. A stream may yield a retryable error item and keep going.
 //! - A watch survives reconnects on its own (resuming from the last revision it delivered); when
 //!   the backend can no longer replay from that revision (compaction) it sends `Restarted` with
 //!   the full current list, which replaces whatever the consumer knew.
@@ -174,7 +178,7 @@ pub trait Datastore: Send + Sync {
     /// or an object's resource version); `None` means from now.
     async fn watch(&self, filter: &NodeFilter, revision: Option<&str>) -> Result<WatchStream>;
 
-    /// Replaces the spec (and labels/annotations) of an existing object, keeping its status.
+    /// Replaces the spec of an existing object, keeping its status and metadata.
     /// With `expected_version`, only if the object is still at that version (`Conflict` if not);
     /// without it, the store retries internally so the spec is applied on top of whatever
     /// status is there.
