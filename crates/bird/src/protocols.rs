@@ -1,0 +1,753 @@
+//! Parser for `show protocols` and `show protocols all`: one row (`1002`) per protocol, and with
+//! `all` the detail lines (`1006`) under it — BGP state, neighbor, per-channel route counters.
+//!
+//! Rows are `name proto table state since info` (`nest/proto.c`, `proto_cmd_show`). The first
+//! four columns are single words; `since` is one word in BIRD's default time formats but two
+//! with `timeformat protocol iso long` (`2021-10-18 09:23:19`), so every following word that
+//! looks like a date or time is taken into it; the rest of the line is `info`.
+
+use serde::Serialize;
+
+use crate::error::ParseError;
+use crate::reply::{Line, Reply};
+
+/// BIRD's BGP state words (`proto/bgp/bgp.c`: `bgp_state_names` and `bgp_state_dsc`).
+pub const BGP_STATES: [&str; 9] = [
+    "Idle",
+    "Connect",
+    "Active",
+    "OpenSent",
+    "OpenConfirm",
+    "Established",
+    "Close",
+    "Down",
+    "Passive",
+];
+
+/// One protocol instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Protocol {
+    /// The instance name (`Mesh_10_0_0_2`, `kernel1`).
+    pub name: String,
+    /// The protocol type (`BGP`, `Kernel`, `Static`, `Direct`, `Device`, ...).
+    pub proto: String,
+    /// The table (`master`; `master4`, or `---` for protocols with several channels in BIRD 2).
+    pub table: String,
+    /// The protocol state: `up`, `down`, `start`, `stop`, `flush` (also `wait`, `feed` in 1.6).
+    pub state: String,
+    /// The time of the last state change, as printed.
+    pub since: String,
+    /// The info column, trimmed (for BGP: the BGP state and the last error).
+    pub info: String,
+    /// BGP details; present for BGP protocols.
+    pub bgp: Option<Bgp>,
+    /// `Description:` (with `all`).
+    pub description: Option<String>,
+    /// `Message:` (with `all`).
+    pub message: Option<String>,
+    /// `Routes:` counters of a BIRD 1.6 protocol (with `all`).
+    pub routes: Option<RouteCounts>,
+    /// Channels of a BIRD 2/3 protocol (with `all`).
+    pub channels: Vec<Channel>,
+}
+
+/// BGP session details.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bgp {
+    /// BIRD's BGP state word (see [`BGP_STATES`]): from `BGP state:` when details were asked
+    /// for, else from the start of the info column, else `Down` for a protocol that is `down`
+    /// (BIRD prints only the last error there, `bgp_get_status`).
+    pub state: Option<String>,
+    /// The info column without the state word: the last error (`Socket: No route to host`).
+    pub reason: String,
+    /// `Neighbor address:`, without a `%iface` scope.
+    pub neighbor_address: Option<String>,
+    /// `Neighbor AS:`.
+    pub neighbor_as: Option<u32>,
+    /// `Local AS:` (BIRD 2 and later).
+    pub local_as: Option<u32>,
+    /// `Neighbor ID:` (established sessions).
+    pub neighbor_id: Option<String>,
+    /// `Source address:` (established sessions).
+    pub source_address: Option<String>,
+    /// `Last error:`.
+    pub last_error: Option<String>,
+}
+
+/// A BIRD 2/3 channel (`Channel ipv4`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Channel {
+    /// `ipv4`, `ipv6`, ...
+    pub name: String,
+    /// `State:` (`UP`, `DOWN`, ...).
+    pub state: Option<String>,
+    /// `Table:`.
+    pub table: Option<String>,
+    /// `Routes:` counters.
+    pub routes: Option<RouteCounts>,
+}
+
+/// `Routes: N imported, [N filtered, ]N exported, N preferred`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteCounts {
+    /// Routes imported into the table.
+    pub imported: u32,
+    /// Routes kept although filtered (`import keep filtered`).
+    pub filtered: Option<u32>,
+    /// Routes exported by the protocol.
+    pub exported: u32,
+    /// Routes that are preferred (in use).
+    pub preferred: u32,
+}
+
+/// Parses a `show protocols` or `show protocols all` reply, protocols in BIRD's order.
+///
+/// Detail lines BIRD may add and that carry nothing used here are skipped, as are lines with
+/// codes other than `1002`/`1006`. A row that does not have the first five columns is an error.
+pub fn parse_protocols(reply: &Reply) -> Result<Vec<Protocol>, ParseError> {
+    reply.check()?;
+    let mut protocols: Vec<Protocol> = Vec::new();
+    let mut in_channel = false;
+    for line in reply.lines() {
+        match line.code {
+            1002 => {
+                protocols.push(parse_row(&line)?);
+                in_channel = false;
+            }
+            1006 => {
+                if let Some(protocol) = protocols.last_mut() {
+                    detail(protocol, &mut in_channel, line.text);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(protocols)
+}
+
+/// Byte ranges of the whitespace-separated words of `s`.
+fn words(s: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() {
+            return None;
+        }
+        let start = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        Some((start, i))
+    })
+}
+
+/// A word that continues a `since` column: a date or time part such as `09:23:19`,
+/// `09:23:19.123` or `18-10-2021` (digits with `:` `.` `-` `/`), never a state word or error.
+fn continues_time(word: &str) -> bool {
+    word.bytes().any(|c| c.is_ascii_digit())
+        && word
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b':' | b'.' | b'-' | b'/'))
+}
+
+fn parse_row(line: &Line<'_>) -> Result<Protocol, ParseError> {
+    let text = line.text;
+    let mut ws = words(text).peekable();
+    let mut column = || {
+        ws.next()
+            .map(|(s, e)| &text[s..e])
+            .ok_or_else(|| ParseError::at(line, "expected `name proto table state since [info]`"))
+    };
+    let name = column()?;
+    let proto = column()?;
+    let table = column()?;
+    let state = column()?;
+    let (since_start, mut since_end) = ws
+        .next()
+        .ok_or_else(|| ParseError::at(line, "expected `name proto table state since [info]`"))?;
+    while let Some(&(s, e)) = ws.peek() {
+        if !continues_time(&text[s..e]) {
+            break;
+        }
+        since_end = e;
+        ws.next();
+    }
+    let info = text[since_end..].trim();
+    let bgp = (proto == "BGP").then(|| {
+        let (first, rest) = match info.split_once(char::is_whitespace) {
+            Some((first, rest)) => (first, rest.trim_start()),
+            None => (info, ""),
+        };
+        if BGP_STATES.contains(&first) {
+            Bgp {
+                state: Some(first.to_owned()),
+                reason: rest.to_owned(),
+                ..Bgp::default()
+            }
+        } else {
+            Bgp {
+                state: (state == "down").then(|| "Down".to_owned()),
+                reason: info.to_owned(),
+                ..Bgp::default()
+            }
+        }
+    });
+    Ok(Protocol {
+        name: name.to_owned(),
+        proto: proto.to_owned(),
+        table: table.to_owned(),
+        state: state.to_owned(),
+        since: text[since_start..since_end].to_owned(),
+        info: info.to_owned(),
+        bgp,
+        ..Protocol::default()
+    })
+}
+
+/// Applies one `1006` detail line to the protocol it belongs to.
+fn detail(protocol: &mut Protocol, in_channel: &mut bool, text: &str) {
+    let text = text.trim();
+    if let Some(name) = text.strip_prefix("Channel ")
+        && !name.contains(':')
+    {
+        protocol.channels.push(Channel {
+            name: name.trim().to_owned(),
+            ..Channel::default()
+        });
+        *in_channel = true;
+        return;
+    }
+    let Some((key, value)) = text.split_once(':') else {
+        return;
+    };
+    let value = value.trim();
+    let owned = || Some(value.to_owned());
+    let channel = if *in_channel {
+        protocol.channels.last_mut()
+    } else {
+        None
+    };
+    match (key.trim(), channel) {
+        ("Routes", Some(channel)) => channel.routes = route_counts(value),
+        ("Routes", None) => protocol.routes = route_counts(value),
+        ("State", Some(channel)) => channel.state = owned(),
+        ("Table", Some(channel)) => channel.table = owned(),
+        ("Description", _) => protocol.description = owned(),
+        ("Message", _) => protocol.message = owned(),
+        (key, _) => {
+            let Some(bgp) = protocol.bgp.as_mut() else {
+                return;
+            };
+            match key {
+                "BGP state" => bgp.state = owned(),
+                // `%I%J`: a link-local neighbor is printed with its interface, `fe80::1%eth0`.
+                "Neighbor address" => {
+                    bgp.neighbor_address =
+                        Some(value.split('%').next().unwrap_or(value).to_owned());
+                }
+                "Neighbor AS" => bgp.neighbor_as = value.parse().ok(),
+                "Local AS" => bgp.local_as = value.parse().ok(),
+                "Neighbor ID" => bgp.neighbor_id = owned(),
+                "Source address" => bgp.source_address = owned(),
+                "Last error" => bgp.last_error = owned(),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `12 imported, 0 filtered, 3 exported, 12 preferred`; `None` when BIRD prints something else
+/// (counters are informative only, so an unknown shape is not an error).
+fn route_counts(value: &str) -> Option<RouteCounts> {
+    let mut counts = RouteCounts::default();
+    let mut seen = 0;
+    for part in value.split(',') {
+        let (n, what) = part.trim().split_once(' ')?;
+        let n: u32 = n.parse().ok()?;
+        match what.trim() {
+            "imported" => counts.imported = n,
+            "filtered" => counts.filtered = Some(n),
+            "exported" => counts.exported = n,
+            "preferred" => counts.preferred = n,
+            _ => continue,
+        }
+        seen += 1;
+    }
+    (seen >= 3).then_some(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Protocol>, ParseError> {
+        parse_protocols(&Reply::from_bytes(text).unwrap())
+    }
+
+    /// A protocol as a plain `show protocols` row gives it.
+    fn row(name: &str, proto: &str, table: &str, state: &str, since: &str, info: &str) -> Protocol {
+        Protocol {
+            name: name.into(),
+            proto: proto.into(),
+            table: table.into(),
+            state: state.into(),
+            since: since.into(),
+            info: info.into(),
+            ..Protocol::default()
+        }
+    }
+
+    fn bgp(mut p: Protocol, state: Option<&str>, reason: &str) -> Protocol {
+        p.bgp = Some(Bgp {
+            state: state.map(Into::into),
+            reason: reason.into(),
+            ..Bgp::default()
+        });
+        p
+    }
+
+    #[test]
+    fn bird_1_6_rows_with_every_bgp_state() {
+        let got = parse(include_str!(
+            "../tests/fixtures/loopback-bird1.6/a-bird-show_protocols.txt"
+        ))
+        .unwrap();
+        let t = "00:50:48";
+        assert_eq!(
+            got,
+            vec![
+                row("device1", "Device", "master", "up", t, ""),
+                row("direct1", "Direct", "master", "up", t, ""),
+                row("static1", "Static", "master", "up", t, ""),
+                bgp(
+                    row(
+                        "Mesh_127_0_0_2",
+                        "BGP",
+                        "master",
+                        "up",
+                        "00:50:52",
+                        "Established"
+                    ),
+                    Some("Established"),
+                    ""
+                ),
+                bgp(
+                    row(
+                        "Node_127_0_0_3",
+                        "BGP",
+                        "master",
+                        "start",
+                        t,
+                        "Active        Socket: Connection refused"
+                    ),
+                    Some("Active"),
+                    "Socket: Connection refused"
+                ),
+                bgp(
+                    row("Global_127_0_0_4", "BGP", "master", "start", t, "Passive"),
+                    Some("Passive"),
+                    ""
+                ),
+                bgp(
+                    row("Mesh_127_0_0_5", "BGP", "master", "down", t, ""),
+                    Some("Down"),
+                    ""
+                ),
+                bgp(
+                    row("other_peer", "BGP", "master", "start", t, "Passive"),
+                    Some("Passive"),
+                    ""
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn bird_2_rows_with_milliseconds_and_no_table_for_bgp() {
+        let got = parse(include_str!(
+            "../tests/fixtures/loopback-bird2/c-bird-show_protocols.txt"
+        ))
+        .unwrap();
+        let t = "00:51:27.899";
+        assert_eq!(
+            got,
+            vec![
+                row("device1", "Device", "---", "up", t, ""),
+                row("direct1", "Direct", "---", "up", t, ""),
+                row("static1", "Static", "master4", "up", t, ""),
+                row("static2", "Static", "master6", "up", t, ""),
+                bgp(
+                    row(
+                        "Mesh_127_0_0_2",
+                        "BGP",
+                        "---",
+                        "up",
+                        "00:51:31.930",
+                        "Established"
+                    ),
+                    Some("Established"),
+                    ""
+                ),
+                bgp(
+                    row(
+                        "Node_127_0_0_3",
+                        "BGP",
+                        "---",
+                        "start",
+                        t,
+                        "Active        Socket: Connection refused"
+                    ),
+                    Some("Active"),
+                    "Socket: Connection refused"
+                ),
+                bgp(
+                    row("Global_127_0_0_4", "BGP", "---", "start", t, "Passive"),
+                    Some("Passive"),
+                    ""
+                ),
+                bgp(
+                    row("Mesh_127_0_0_5", "BGP", "---", "down", t, ""),
+                    Some("Down"),
+                    ""
+                ),
+                bgp(
+                    row("Mesh_0000__1", "BGP", "---", "start", t, "Passive"),
+                    Some("Passive"),
+                    ""
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn iso_long_since_has_a_space() {
+        for text in [
+            include_str!("../tests/fixtures/loopback-bird1.6/isolong-bird-show_protocols.txt"),
+            include_str!("../tests/fixtures/loopback-bird2/isolong-bird-show_protocols.txt"),
+        ] {
+            let got = parse(text).unwrap();
+            let summary: Vec<_> = got
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.as_str(),
+                        p.since.as_str(),
+                        p.info.as_str(),
+                        p.bgp.as_ref().and_then(|b| b.state.as_deref()),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                summary,
+                vec![
+                    ("device1", "2026-11-25 00:52:02", "", None),
+                    ("static1", "2026-11-25 00:52:02", "", None),
+                    (
+                        "Mesh_127_0_0_7",
+                        "2026-11-25 00:52:02",
+                        "Passive",
+                        Some("Passive")
+                    ),
+                    ("Node_127_0_0_8", "2026-11-25 00:52:02", "", Some("Down")),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn iso_long_with_milliseconds_and_old_long_formats() {
+        let got = parse(
+            "2002-Name       Proto      Table      State  Since         Info\n1002-Mesh_10_0_0_2 BGP        ---        up     2021-10-18 09:23:19.123  Established   \n Node_10_0_0_3 BGP        ---        start  18-10-2021 09:23:19  Active        Socket: No route to host\n0000 \n",
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                bgp(
+                    row(
+                        "Mesh_10_0_0_2",
+                        "BGP",
+                        "---",
+                        "up",
+                        "2021-10-18 09:23:19.123",
+                        "Established"
+                    ),
+                    Some("Established"),
+                    ""
+                ),
+                bgp(
+                    row(
+                        "Node_10_0_0_3",
+                        "BGP",
+                        "---",
+                        "start",
+                        "18-10-2021 09:23:19",
+                        "Active        Socket: No route to host"
+                    ),
+                    Some("Active"),
+                    "Socket: No route to host"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_down_session_shows_only_its_last_error() {
+        let got = parse(
+            "2002-name     proto    table    state  since       info\n1002-Mesh_127_0_0_2 BGP      master   down   00:50:36    Error: Invalid next hop\n Node_10_0_0_9 BGP      master   down   Oct18       Received: Administrative shutdown\n0000 \n",
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                bgp(
+                    row(
+                        "Mesh_127_0_0_2",
+                        "BGP",
+                        "master",
+                        "down",
+                        "00:50:36",
+                        "Error: Invalid next hop"
+                    ),
+                    Some("Down"),
+                    "Error: Invalid next hop"
+                ),
+                bgp(
+                    row(
+                        "Node_10_0_0_9",
+                        "BGP",
+                        "master",
+                        "down",
+                        "Oct18",
+                        "Received: Administrative shutdown"
+                    ),
+                    Some("Down"),
+                    "Received: Administrative shutdown"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn calico_shaped_rows_without_trailing_padding() {
+        let got = parse(
+            "0001 BIRD 1.5.0 ready.\n2002-name     proto    table    state  since       info\n1002-kernel1  Kernel   master   up     2016-11-21\n device1  Device   master   up     2016-11-21\n Mesh_172_17_8_102 BGP      master   up     2016-11-21  Established\n Node_172_17_8_104 BGP      master   down     2016-11-21  Failed  Socket: error\n0000\nWe never get here\n",
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                row("kernel1", "Kernel", "master", "up", "2016-11-21", ""),
+                row("device1", "Device", "master", "up", "2016-11-21", ""),
+                bgp(
+                    row(
+                        "Mesh_172_17_8_102",
+                        "BGP",
+                        "master",
+                        "up",
+                        "2016-11-21",
+                        "Established"
+                    ),
+                    Some("Established"),
+                    ""
+                ),
+                bgp(
+                    row(
+                        "Node_172_17_8_104",
+                        "BGP",
+                        "master",
+                        "down",
+                        "2016-11-21",
+                        "Failed  Socket: error"
+                    ),
+                    Some("Down"),
+                    "Failed  Socket: error"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn bird_1_6_details_give_neighbor_counters_and_state() {
+        let got = parse(include_str!(
+            "../tests/fixtures/loopback-bird1.6/a-bird-show_protocols_all.txt"
+        ))
+        .unwrap();
+        let mesh = got.iter().find(|p| p.name == "Mesh_127_0_0_2").unwrap();
+        assert_eq!(
+            mesh.bgp,
+            Some(Bgp {
+                state: Some("Established".into()),
+                reason: String::new(),
+                neighbor_address: Some("127.0.0.2".into()),
+                neighbor_as: Some(64512),
+                local_as: None,
+                neighbor_id: Some("127.0.0.2".into()),
+                source_address: Some("127.0.0.1".into()),
+                last_error: None,
+            })
+        );
+        assert_eq!(
+            mesh.routes,
+            Some(RouteCounts {
+                imported: 2,
+                filtered: None,
+                exported: 4,
+                preferred: 1
+            })
+        );
+        assert_eq!(mesh.channels, vec![]);
+        let refused = got.iter().find(|p| p.name == "Node_127_0_0_3").unwrap();
+        assert_eq!(
+            refused.bgp,
+            Some(Bgp {
+                state: Some("Active".into()),
+                reason: "Socket: Connection refused".into(),
+                neighbor_address: Some("127.0.0.3".into()),
+                neighbor_as: Some(64513),
+                last_error: Some("Socket: Connection refused".into()),
+                ..Bgp::default()
+            })
+        );
+        let disabled = got.iter().find(|p| p.name == "Mesh_127_0_0_5").unwrap();
+        assert_eq!(
+            disabled.bgp.as_ref().and_then(|b| b.state.as_deref()),
+            Some("Down")
+        );
+        assert_eq!(disabled.routes, None);
+        let names: Vec<_> = got.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "device1",
+                "direct1",
+                "static1",
+                "Mesh_127_0_0_2",
+                "Node_127_0_0_3",
+                "Global_127_0_0_4",
+                "Mesh_127_0_0_5",
+                "other_peer"
+            ]
+        );
+    }
+
+    #[test]
+    fn bird_2_details_give_channels() {
+        let got = parse(include_str!(
+            "../tests/fixtures/loopback-bird2/c-bird-show_protocols_all.txt"
+        ))
+        .unwrap();
+        let mesh = got.iter().find(|p| p.name == "Mesh_127_0_0_2").unwrap();
+        assert_eq!(
+            mesh.bgp,
+            Some(Bgp {
+                state: Some("Established".into()),
+                reason: String::new(),
+                neighbor_address: Some("127.0.0.2".into()),
+                neighbor_as: Some(64512),
+                local_as: Some(64512),
+                neighbor_id: Some("127.0.0.2".into()),
+                source_address: Some("127.0.0.1".into()),
+                last_error: None,
+            })
+        );
+        assert_eq!(mesh.routes, None);
+        assert_eq!(
+            mesh.channels,
+            vec![
+                Channel {
+                    name: "ipv4".into(),
+                    state: Some("UP".into()),
+                    table: Some("master4".into()),
+                    routes: Some(RouteCounts {
+                        imported: 2,
+                        filtered: None,
+                        exported: 4,
+                        preferred: 1
+                    }),
+                },
+                Channel {
+                    name: "ipv6".into(),
+                    state: Some("UP".into()),
+                    table: Some("master6".into()),
+                    routes: Some(RouteCounts {
+                        imported: 0,
+                        filtered: None,
+                        exported: 2,
+                        preferred: 0
+                    }),
+                },
+            ]
+        );
+        let v6 = got.iter().find(|p| p.name == "Mesh_0000__1").unwrap();
+        assert_eq!(
+            v6.bgp.as_ref().and_then(|b| b.neighbor_address.as_deref()),
+            Some("::1")
+        );
+        assert_eq!(
+            v6.channels
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            ["ipv6"]
+        );
+    }
+
+    #[test]
+    fn link_local_neighbor_loses_its_interface_and_filtered_counts_are_read() {
+        let got = parse(
+            "2002-name     proto    table    state  since       info\n1002-Node_fe80__1 BGP      master   up     12:00:00    Established   \n1006-  Description:    Connection to BGP peer\n   Preference:     100\n   Routes:         5 imported, 2 filtered, 1 exported, 5 preferred\n   BGP state:          Established\n     Neighbor address: fe80::1%eth0\n     Neighbor AS:      65001\n \n0000 \n",
+        )
+        .unwrap();
+        assert_eq!(
+            got[0].description.as_deref(),
+            Some("Connection to BGP peer")
+        );
+        assert_eq!(
+            got[0]
+                .bgp
+                .as_ref()
+                .and_then(|b| b.neighbor_address.as_deref()),
+            Some("fe80::1")
+        );
+        assert_eq!(
+            got[0].routes,
+            Some(RouteCounts {
+                imported: 5,
+                filtered: Some(2),
+                exported: 1,
+                preferred: 5
+            })
+        );
+    }
+
+    #[test]
+    fn a_row_without_five_columns_is_an_error_naming_it() {
+        assert_eq!(
+            parse(
+                "2002-name     proto    table    state  since       info\n1002-device1  Device   master   up\n0000 \n"
+            ),
+            Err(ParseError::Line {
+                line: 2,
+                reason: "expected `name proto table state since [info]`",
+                text: "device1  Device   master   up".into()
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_codes_and_orphan_details_are_skipped() {
+        let got = parse("1006-  Preference:     100\n2002-name     proto    table    state  since       info\n3999-something new\n1002-device1  Device   master   up     12:00:00    \n0000 \n").unwrap();
+        assert_eq!(
+            got,
+            vec![row("device1", "Device", "master", "up", "12:00:00", "")]
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! Where and how a `CalicoNodeStatus` sits in etcd: the key Calico's etcdv3 backend uses for a
+//! cluster-scoped v3 resource and the JSON value it stores (see the crate docs for the sources).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use nodestatus_api::{ApiVersion, CRD_API_VERSION, CalicoNodeStatus, to_value};
+use serde_json::Value;
+
+/// The prefix of every CalicoNodeStatus key (`model.ResourceKey.defaultPath` for a
+/// cluster-scoped kind, plural `caliconodestatuses`).
+pub(crate) const KEY_PREFIX: &str = "/calico/resources/v3/projectcalico.org/caliconodestatuses/";
+
+/// The key of the object named `name`.
+pub(crate) fn key(name: &str) -> String {
+    format!("{KEY_PREFIX}{name}")
+}
+
+/// The object name a key stands for, if the key is one of ours: directly under the prefix, with
+/// no further `/` (Calico's `matchGlobalResource` regex; anything else is skipped as Calico does).
+pub(crate) fn name_of(key: &[u8]) -> Option<&str> {
+    let name = std::str::from_utf8(key).ok()?.strip_prefix(KEY_PREFIX)?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
+}
+
+/// True when `name` can be the name of a stored object (and so cannot address another key).
+pub(crate) fn is_storable_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('/')
+}
+
+/// Gives a new object the metadata the store owns, as Calico's `resources.Create` does: a random
+/// UID and the creation time in whole seconds (what `metav1.Time` keeps).
+pub(crate) fn stamp_new(obj: &mut CalicoNodeStatus, now: Timestamp) {
+    obj.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
+    let seconds = Timestamp::from_second(now.as_second()).unwrap_or(now);
+    obj.metadata.creation_timestamp = Some(Time(seconds));
+}
+
+/// The stored value: the v3 resource as JSON, without `resourceVersion` and `selfLink`
+/// (`resources.resourceToKVPair` clears both; the revision lives in etcd, not in the value).
+pub(crate) fn encode(obj: &CalicoNodeStatus) -> Vec<u8> {
+    let mut stored = obj.clone();
+    stored.metadata.resource_version = None;
+    stored.metadata.self_link = None;
+    // Serialising a Value cannot fail: every key is a string.
+    serde_json::to_vec(&to_value(&stored, ApiVersion::V3)).unwrap_or_default()
+}
+
+/// Reads a stored value; the resource version is the key's mod revision, as Calico's
+/// `etcdToKVPair` sets it.
+pub(crate) fn decode(
+    value: &[u8],
+    mod_revision: i64,
+) -> Result<CalicoNodeStatus, serde_json::Error> {
+    let mut doc: Value = serde_json::from_slice(value)?;
+    // The typed resource is the CRD form; spec and status are the same in both forms.
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String(CRD_API_VERSION.into()));
+    }
+    let mut obj: CalicoNodeStatus = serde_json::from_value(doc)?;
+    obj.metadata.resource_version = Some(mod_revision.to_string());
+    Ok(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use nodestatus_api::{CalicoNodeStatusSpec, CalicoNodeStatusStatus, NodeStatusClass};
+    use serde_json::json;
+
+    fn object() -> CalicoNodeStatus {
+        let mut obj = CalicoNodeStatus::new(
+            "status-1",
+            CalicoNodeStatusSpec {
+                classes: vec![NodeStatusClass::Agent, NodeStatusClass::Bgp],
+                node: "node-0".into(),
+                update_period_seconds: 10,
+            },
+        );
+        obj.metadata = ObjectMeta {
+            name: Some("status-1".into()),
+            uid: Some("6f1d1d63-9d0c-4b8a-9a0c-0b7a9a2f5c11".into()),
+            resource_version: Some("42".into()),
+            self_link: Some("/apis/whatever".into()),
+            creation_timestamp: Some(Time(
+                Timestamp::from_second(1_634_563_323).unwrap_or_default(),
+            )),
+            ..ObjectMeta::default()
+        };
+        obj.status = Some(CalicoNodeStatusStatus {
+            last_updated: Some("2021-10-18T13:22:03Z".into()),
+            ..CalicoNodeStatusStatus::default()
+        });
+        obj
+    }
+
+    #[test]
+    fn keys_are_calicos_cluster_scoped_resource_paths() {
+        assert_eq!(
+            key("status-1"),
+            "/calico/resources/v3/projectcalico.org/caliconodestatuses/status-1"
+        );
+        assert_eq!(name_of(key("status-1").as_bytes()), Some("status-1"));
+    }
+
+    #[test]
+    fn keys_below_or_beside_ours_have_no_name() {
+        assert_eq!(name_of(format!("{KEY_PREFIX}a/b").as_bytes()), None);
+        assert_eq!(name_of(KEY_PREFIX.as_bytes()), None);
+        assert_eq!(
+            name_of(b"/calico/resources/v3/projectcalico.org/bgppeers/a"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_value_is_the_v3_resource_without_resource_version_or_self_link() {
+        let value: Value = serde_json::from_slice(&encode(&object())).unwrap_or_default();
+        assert_eq!(
+            value,
+            json!({
+                "apiVersion": "projectcalico.org/v3",
+                "kind": "CalicoNodeStatus",
+                "metadata": {
+                    "name": "status-1",
+                    "uid": "6f1d1d63-9d0c-4b8a-9a0c-0b7a9a2f5c11",
+                    "creationTimestamp": "2021-10-18T13:22:03Z",
+                },
+                "spec": {"classes": ["Agent", "BGP"], "node": "node-0", "updatePeriodSeconds": 10},
+                "status": {"lastUpdated": "2021-10-18T13:22:03Z"},
+            })
+        );
+    }
+
+    #[test]
+    fn a_decoded_value_takes_its_resource_version_from_the_mod_revision() {
+        let decoded = decode(&encode(&object()), 77).ok();
+        let mut expected = object();
+        expected.metadata.resource_version = Some("77".into());
+        expected.metadata.self_link = None;
+        assert_eq!(decoded, Some(expected));
+    }
+
+    /// The exact shape Go's `json.Marshal` gives Calico's `apiv3.CalicoNodeStatus` (struct fields
+    /// without `omitempty` are written even when empty, `lastUpdated` as null).
+    #[test]
+    fn a_value_written_by_calico_is_read() {
+        let calico = br#"{"kind":"CalicoNodeStatus","apiVersion":"projectcalico.org/v3","metadata":{"name":"status-1","uid":"6f1d1d63-9d0c-4b8a-9a0c-0b7a9a2f5c11","creationTimestamp":"2021-10-18T13:22:03Z"},"spec":{"node":"node-0","classes":["Agent","BGP"],"updatePeriodSeconds":10},"status":{"lastUpdated":null,"agent":{"birdV4":{},"birdV6":{}},"bgp":{"numberEstablishedV4":0,"numberNotEstablishedV4":0,"numberEstablishedV6":0,"numberNotEstablishedV6":0},"routes":{}}}"#;
+        let decoded = decode(calico, 5).ok();
+        let mut expected = object();
+        expected.metadata.resource_version = Some("5".into());
+        expected.metadata.self_link = None;
+        expected.status = Some(CalicoNodeStatusStatus {
+            last_updated: None,
+            agent: Some(Default::default()),
+            bgp: Some(Default::default()),
+            routes: Some(Default::default()),
+        });
+        assert_eq!(decoded, Some(expected));
+    }
+
+    #[test]
+    fn new_objects_get_a_uid_and_a_creation_time_in_whole_seconds() {
+        let mut obj = object();
+        obj.metadata.uid = None;
+        let now = Timestamp::from_nanosecond(1_634_563_323_987_654_321).unwrap_or_default();
+        stamp_new(&mut obj, now);
+        let uid = obj.metadata.uid.clone().unwrap_or_default();
+        assert_eq!(
+            uuid::Uuid::parse_str(&uid)
+                .map(|u| u.get_version_num())
+                .ok(),
+            Some(4)
+        );
+        assert_eq!(
+            obj.metadata.creation_timestamp,
+            Some(Time(
+                Timestamp::from_second(1_634_563_323).unwrap_or_default()
+            ))
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! `EtcdStore`: the `Datastore` operations as etcd requests and transactions, with Calico's
+//! compare-and-swap rules (create if the key has version 0, update and delete if its mod
+//! revision is the expected one).
+
+use std::time::Duration;
+
+use etcd_client::{
+    Client, Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, KvClient, Txn, TxnOp,
+    TxnOpResponse, TxnResponse, WatchClient,
+};
+use k8s_openapi::jiff::Timestamp;
+use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, validate};
+use nodestatus_store::{Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
+
+use crate::config::EtcdConfig;
+use crate::error::{TimedOut, call, from_etcd, is_too_large};
+use crate::layout::{KEY_PREFIX, decode, encode, is_storable_name, key, name_of, stamp_new};
+use crate::watch;
+
+/// How often `update_spec` without an expected version retries when the object keeps changing
+/// between its read and its write (Calico's clients retry an apply 10 times too).
+const SPEC_UPDATE_ATTEMPTS: usize = 10;
+
+/// What a write transaction adds to the value in the request etcd checks against
+/// `--max-request-bytes` (the raft request header, the compare and the put, each naming the
+/// key), rounded up.
+const REQUEST_OVERHEAD: usize = 64;
+
+/// The CalicoNodeStatus store in etcd, in Calico's etcdv3 layout. Cheap to share: every call
+/// clones the underlying gRPC clients, which share one connection.
+#[derive(Clone)]
+pub struct EtcdStore {
+    kv: KvClient,
+    watch: WatchClient,
+    request_timeout: Duration,
+    max_request_bytes: usize,
+}
+
+impl std::fmt::Debug for EtcdStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdStore")
+            .field("request_timeout", &self.request_timeout)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EtcdStore {
+    /// Connects and checks that etcd answers within `config.connect_timeout`. A bad
+    /// configuration (unreadable TLS files, bad endpoints) is `Internal`; an etcd that does not
+    /// answer is `Unavailable`.
+    pub async fn connect(config: EtcdConfig) -> Result<EtcdStore> {
+        config
+            .check()
+            .map_err(|e| StoreError::internal("checking the etcd configuration", e))?;
+        let options = config.connect_options()?;
+        // Connecting is lazy: this only builds the channel, so an error here is configuration.
+        let client = Client::connect(&config.endpoints, Some(options))
+            .await
+            .map_err(|e| StoreError::internal("setting up the etcd client", e))?;
+        // Lists and watch replies may hold many objects of up to `max_request_bytes` each: the
+        // default 4 MiB decoding limit would fail on a dozen large statuses.
+        let store = EtcdStore {
+            kv: client.kv_client().max_decoding_message_size(usize::MAX),
+            watch: client.watch_client().max_decoding_message_size(usize::MAX),
+            request_timeout: config.request_timeout,
+            max_request_bytes: config.max_request_bytes,
+        };
+        let endpoints = config.endpoints.join(",");
+        call(
+            config.connect_timeout,
+            || format!("connecting to etcd at {endpoints}"),
+            store
+                .kv
+                .clone()
+                .get(KEY_PREFIX, Some(GetOptions::new().with_count_only())),
+        )
+        .await?;
+        Ok(store)
+    }
+
+    /// The store revision now.
+    pub(crate) async fn current_revision(&self) -> Result<i64> {
+        let resp = call(
+            self.request_timeout,
+            || "reading the etcd revision".into(),
+            self.kv
+                .clone()
+                .get(KEY_PREFIX, Some(GetOptions::new().with_count_only())),
+        )
+        .await?;
+        Ok(resp.header().map_or(0, |h| h.revision()))
+    }
+
+    async fn read(&self, name: &str) -> Result<Option<CalicoNodeStatus>> {
+        if !is_storable_name(name) {
+            return Ok(None);
+        }
+        let resp = call(
+            self.request_timeout,
+            || format!("reading caliconodestatus {name:?}"),
+            self.kv.clone().get(key(name), None),
+        )
+        .await?;
+        resp.kvs().first().map(|kv| decode_kv(name, kv)).transpose()
+    }
+
+    /// Fails with `TooLarge` when the write request would exceed etcd's limit.
+    fn check_size(&self, name: &str, value: &[u8]) -> Result<usize> {
+        let size = value.len() + key(name).len() + REQUEST_OVERHEAD;
+        if size > self.max_request_bytes {
+            return Err(StoreError::TooLarge {
+                name: name.into(),
+                size,
+                limit: self.max_request_bytes,
+            });
+        }
+        Ok(size)
+    }
+
+    /// Runs a write transaction; etcd refusing it for its size is `TooLarge`.
+    async fn write_txn(&self, name: &str, size: usize, txn: Txn) -> Result<TxnResponse> {
+        let context = || format!("writing caliconodestatus {name:?}");
+        match tokio::time::timeout(self.request_timeout, self.kv.clone().txn(txn)).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(err)) if is_too_large(&err) => {
+                tracing::warn!(
+                    name,
+                    size,
+                    configured_limit = self.max_request_bytes,
+                    error = %err,
+                    "etcd refused a write as too large: its --max-request-bytes is below max_request_bytes"
+                );
+                Err(StoreError::TooLarge {
+                    name: name.into(),
+                    size,
+                    limit: self.max_request_bytes,
+                })
+            }
+            Ok(Err(err)) => Err(from_etcd(context(), err)),
+            Err(_) => Err(StoreError::unavailable(
+                context(),
+                TimedOut(self.request_timeout),
+            )),
+        }
+    }
+
+    /// Writes `obj` if its key is still at mod revision `revision`; returns the new revision.
+    async fn compare_and_put(
+        &self,
+        name: &str,
+        obj: &CalicoNodeStatus,
+        revision: i64,
+    ) -> Result<i64> {
+        let value = encode(obj);
+        let size = self.check_size(name, &value)?;
+        let key = key(name);
+        let txn = Txn::new()
+            .when([Compare::mod_revision(
+                key.clone(),
+                CompareOp::Equal,
+                revision,
+            )])
+            .and_then([TxnOp::put(key.clone(), value, None)])
+            .or_else([TxnOp::get(key, None)]);
+        let resp = self.write_txn(name, size, txn).await?;
+        if resp.succeeded() {
+            return Ok(resp.header().map_or(0, |h| h.revision()));
+        }
+        Err(conflict_or_missing(name, &revision.to_string(), &resp))
+    }
+}
+
+/// Lists every object passing `filter`, sorted by name, with the revision of that snapshot.
+/// Values that cannot be read are skipped with a warning (as Calico's list does), so one bad
+/// value does not hide the others.
+pub(crate) async fn list_objects(
+    kv: &KvClient,
+    timeout: Duration,
+    filter: &NodeFilter,
+) -> Result<(Vec<CalicoNodeStatus>, i64)> {
+    let resp = call(
+        timeout,
+        || "listing caliconodestatuses".into(),
+        kv.clone()
+            .get(KEY_PREFIX, Some(GetOptions::new().with_prefix())),
+    )
+    .await?;
+    let mut items: Vec<CalicoNodeStatus> = resp
+        .kvs()
+        .iter()
+        .filter_map(decode_listed)
+        .filter(|obj| filter.matches(obj))
+        .collect();
+    items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    Ok((items, resp.header().map_or(0, |h| h.revision())))
+}
+
+/// The error for a failed compare: the key is gone (`NotFound`) or at another revision.
+fn conflict_or_missing(name: &str, expected: &str, resp: &TxnResponse) -> StoreError {
+    let current = resp.op_responses().into_iter().find_map(|op| match op {
+        TxnOpResponse::Get(get) => get.kvs().first().map(KeyValue::mod_revision),
+        _ => None,
+    });
+    match current {
+        None => StoreError::NotFound { name: name.into() },
+        Some(actual) => StoreError::Conflict {
+            name: name.into(),
+            expected: expected.into(),
+            actual: actual.to_string(),
+        },
+    }
+}
+
+fn decode_kv(name: &str, kv: &KeyValue) -> Result<CalicoNodeStatus> {
+    decode(kv.value(), kv.mod_revision()).map_err(|e| {
+        StoreError::internal(
+            format!("decoding caliconodestatus {name:?} stored in etcd"),
+            e,
+        )
+    })
+}
+
+/// Decodes a listed key-value, or logs why it is skipped.
+pub(crate) fn decode_listed(kv: &KeyValue) -> Option<CalicoNodeStatus> {
+    let name = name_of(kv.key())?;
+    match decode_kv(name, kv) {
+        Ok(obj) => Some(obj),
+        Err(err) => {
+            tracing::warn!(error = %err, "skipping a caliconodestatus value that cannot be read");
+            None
+        }
+    }
+}
+
+/// A resource version as an etcd revision; one that is not a number can match no key, so it
+/// becomes -1 (etcd revisions start at 1) and the compare fails as a conflict.
+fn revision_of(version: &str) -> i64 {
+    version.parse().unwrap_or(-1)
+}
+
+fn invalid(name: &str, errors: nodestatus_api::ValidationErrors) -> StoreError {
+    StoreError::Invalid {
+        name: name.into(),
+        errors,
+    }
+}
+
+#[async_trait::async_trait]
+impl Datastore for EtcdStore {
+    fn kind(&self) -> &'static str {
+        "etcdv3"
+    }
+
+    async fn create(&self, obj: &CalicoNodeStatus) -> Result<CalicoNodeStatus> {
+        let name = obj.metadata.name.clone().unwrap_or_default();
+        validate(obj).map_err(|e| invalid(&name, e))?;
+        let mut stored = obj.clone();
+        stamp_new(&mut stored, Timestamp::now());
+        stored.metadata.resource_version = None;
+        let value = encode(&stored);
+        let size = self.check_size(&name, &value)?;
+        let key = key(&name);
+        let txn = Txn::new()
+            .when([Compare::version(key.clone(), CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key, value, None)]);
+        let resp = self.write_txn(&name, size, txn).await?;
+        if !resp.succeeded() {
+            return Err(StoreError::AlreadyExists { name });
+        }
+        stored.metadata.resource_version = resp.header().map(|h| h.revision().to_string());
+        stored.metadata.self_link = None;
+        Ok(stored)
+    }
+
+    async fn get(&self, name: &str) -> Result<CalicoNodeStatus> {
+        self.read(name)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { name: name.into() })
+    }
+
+    async fn list(&self, filter: &NodeFilter) -> Result<Listing> {
+        let (items, revision) = list_objects(&self.kv, self.request_timeout, filter).await?;
+        Ok(Listing {
+            items,
+            revision: revision.to_string(),
+        })
+    }
+
+    async fn watch(&self, filter: &NodeFilter, revision: Option<&str>) -> Result<WatchStream> {
+        let after = match revision {
+            Some(r) => r.parse::<i64>().map_err(|e| {
+                StoreError::internal(format!("watching from resource version {r:?}"), e)
+            })?,
+            None => self.current_revision().await?,
+        };
+        Ok(watch::start(
+            self.kv.clone(),
+            self.watch.clone(),
+            self.request_timeout,
+            filter.clone(),
+            after,
+        ))
+    }
+
+    async fn update_spec(
+        &self,
+        name: &str,
+        spec: &CalicoNodeStatusSpec,
+        expected_version: Option<&str>,
+    ) -> Result<CalicoNodeStatus> {
+        validate(&CalicoNodeStatus::new(name, spec.clone())).map_err(|e| invalid(name, e))?;
+        let mut last_conflict = None;
+        for _ in 0..SPEC_UPDATE_ATTEMPTS {
+            let mut obj = self.get(name).await?;
+            let actual = obj.metadata.resource_version.clone().unwrap_or_default();
+            if let Some(expected) = expected_version
+                && expected != actual
+            {
+                return Err(StoreError::Conflict {
+                    name: name.into(),
+                    expected: expected.into(),
+                    actual,
+                });
+            }
+            obj.spec = spec.clone();
+            match self.compare_and_put(name, &obj, revision_of(&actual)).await {
+                Ok(revision) => {
+                    obj.metadata.resource_version = Some(revision.to_string());
+                    return Ok(obj);
+                }
+                Err(err @ StoreError::Conflict { .. }) if expected_version.is_none() => {
+                    last_conflict = Some(err)
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last_conflict.unwrap_or_else(|| StoreError::NotFound { name: name.into() }))
+    }
+
+    async fn write_status(
+        &self,
+        name: &str,
+        status: &CalicoNodeStatusStatus,
+        expected_version: &str,
+    ) -> Result<String> {
+        let mut obj = self.get(name).await?;
+        let actual = obj.metadata.resource_version.clone().unwrap_or_default();
+        if actual != expected_version {
+            return Err(StoreError::Conflict {
+                name: name.into(),
+                expected: expected_version.into(),
+                actual,
+            });
+        }
+        obj.status = Some(status.clone());
+        let revision = self
+            .compare_and_put(name, &obj, revision_of(expected_version))
+            .await?;
+        Ok(revision.to_string())
+    }
+
+    async fn delete(&self, name: &str, expected_version: Option<&str>) -> Result<CalicoNodeStatus> {
+        if !is_storable_name(name) {
+            return Err(StoreError::NotFound { name: name.into() });
+        }
+        let key = key(name);
+        let delete = TxnOp::delete(key.clone(), Some(DeleteOptions::new().with_prev_key()));
+        let txn = match expected_version {
+            Some(version) => Txn::new()
+                .when([Compare::mod_revision(
+                    key.clone(),
+                    CompareOp::Equal,
+                    revision_of(version),
+                )])
+                .and_then([delete])
+                .or_else([TxnOp::get(key, None)]),
+            None => Txn::new().and_then([delete]),
+        };
+        let resp = call(
+            self.request_timeout,
+            || format!("deleting caliconodestatus {name:?}"),
+            self.kv.clone().txn(txn),
+        )
+        .await?;
+        if !resp.succeeded() {
+            return Err(conflict_or_missing(
+                name,
+                expected_version.unwrap_or_default(),
+                &resp,
+            ));
+        }
+        let previous = resp.op_responses().into_iter().find_map(|op| match op {
+            TxnOpResponse::Delete(mut del) => del.take_prev_kvs().into_iter().next(),
+            _ => None,
+        });
+        let Some(previous) = previous else {
+            return Err(StoreError::NotFound { name: name.into() });
+        };
+        // The last state, at the revision of the deletion (what its `Deleted` event carries).
+        let mut last = decode_kv(name, &previous)?;
+        last.metadata.resource_version = resp.header().map(|h| h.revision().to_string());
+        Ok(last)
+    }
+}

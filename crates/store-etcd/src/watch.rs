@@ -1,0 +1,250 @@
+//! The watch behind `Datastore::watch`: one etcd prefix watch with previous values, filtered by
+//! node on the client, that reconnects with backoff from the revision after the last one it
+//! delivered (yielding each interruption as a retryable error item) and answers a compacted
+//! history with a full relist (`Restarted`).
+
+use std::time::Duration;
+
+use etcd_client::{Event, EventType, KvClient, WatchClient, WatchOptions};
+use futures::StreamExt;
+use nodestatus_api::CalicoNodeStatus;
+use nodestatus_store::{Listing, NodeFilter, StoreError, WatchEvent, WatchStream};
+use tokio::sync::mpsc;
+
+use crate::error::{call, from_etcd};
+use crate::layout::{KEY_PREFIX, name_of};
+use crate::store::{decode_listed, list_objects};
+
+/// The first wait before reconnecting; it doubles up to `BACKOFF_MAX` while etcd stays away.
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Events buffered for a slow consumer before the watch waits for it.
+const BUFFER: usize = 256;
+
+/// Starts watching changes after revision `after` in a task that lives until the stream is
+/// dropped.
+pub(crate) fn start(
+    kv: KvClient,
+    watch: WatchClient,
+    timeout: Duration,
+    filter: NodeFilter,
+    after: i64,
+) -> WatchStream {
+    let (tx, rx) = mpsc::channel(BUFFER);
+    let watcher = Watcher {
+        kv,
+        watch,
+        timeout,
+        filter,
+        next: after + 1,
+        tx,
+    };
+    tokio::spawn(watcher.run());
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
+}
+
+struct Watcher {
+    kv: KvClient,
+    watch: WatchClient,
+    timeout: Duration,
+    filter: NodeFilter,
+    /// The first revision not yet delivered: where a new etcd watch starts.
+    next: i64,
+    tx: mpsc::Sender<Result<WatchEvent, StoreError>>,
+}
+
+/// Why following the etcd watch stopped.
+enum Stop {
+    /// The consumer dropped the stream.
+    Closed,
+    /// The history is gone (compacted) or an event lacks the previous value needed to filter
+    /// it: only a relist can tell the consumer the truth.
+    Resync,
+    /// The relist was delivered.
+    Relisted,
+    /// A request failed.
+    Failed(StoreError),
+}
+
+/// An event whose meaning for a filtered watch cannot be known: etcd no longer had the value
+/// before it.
+struct PreviousValueMissing;
+
+impl Watcher {
+    async fn run(mut self) {
+        let mut backoff = BACKOFF_START;
+        let mut resync = false;
+        loop {
+            let stop = if resync {
+                self.relist().await
+            } else {
+                self.follow(&mut backoff).await
+            };
+            match stop {
+                Stop::Closed => return,
+                Stop::Resync => resync = true,
+                Stop::Relisted => {
+                    resync = false;
+                    backoff = BACKOFF_START;
+                }
+                Stop::Failed(err) if err.is_retryable() => {
+                    tracing::warn!(error = %err, next_revision = self.next, retry_in = ?backoff, "etcd watch interrupted");
+                    // Tell the consumer (e.g. for readiness) without waiting on a slow one; the
+                    // stream goes on.
+                    let _ = self.tx.try_send(Err(err));
+                    if self.wait(backoff).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+                Stop::Failed(err) => {
+                    tracing::error!(error = %err, "etcd watch failed");
+                    let _ = self.tx.send(Err(err)).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sleeps unless the consumer goes away first; true if it did.
+    async fn wait(&self, delay: Duration) -> bool {
+        tokio::select! {
+            () = self.tx.closed() => true,
+            () = tokio::time::sleep(delay) => false,
+        }
+    }
+
+    async fn relist(&mut self) -> Stop {
+        match list_objects(&self.kv, self.timeout, &self.filter).await {
+            Ok((items, revision)) => {
+                tracing::info!(revision, objects = items.len(), "etcd watch relisted");
+                self.next = revision + 1;
+                let listing = Listing {
+                    items,
+                    revision: revision.to_string(),
+                };
+                match self.tx.send(Ok(WatchEvent::Restarted(listing))).await {
+                    Ok(()) => Stop::Relisted,
+                    Err(_) => Stop::Closed,
+                }
+            }
+            Err(err) => Stop::Failed(err),
+        }
+    }
+
+    /// Follows one etcd watch from `self.next` until it fails or must be replaced by a relist.
+    async fn follow(&mut self, backoff: &mut Duration) -> Stop {
+        let start = self.next;
+        let context = || format!("watching {KEY_PREFIX} from revision {start}");
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(self.next)
+            .with_prev_key()
+            // Progress notifications move `next` on while other keys change nothing here, so a
+            // reconnect after a quiet spell starts from a recent, not yet compacted, revision.
+            .with_progress_notify();
+        let mut stream = match call(
+            self.timeout,
+            context,
+            self.watch.clone().watch(KEY_PREFIX, Some(options)),
+        )
+        .await
+        {
+            Ok(stream) => stream,
+            Err(err) => return Stop::Failed(err),
+        };
+        loop {
+            let message = tokio::select! {
+                () = self.tx.closed() => return Stop::Closed,
+                message = stream.message() => message,
+            };
+            let resp = match message {
+                Ok(Some(resp)) => resp,
+                Ok(None) => {
+                    return Stop::Failed(StoreError::unavailable(
+                        context(),
+                        "etcd ended the watch stream",
+                    ));
+                }
+                Err(err) => return Stop::Failed(from_etcd(context(), err)),
+            };
+            if resp.canceled() {
+                if resp.compact_revision() > 0 {
+                    tracing::info!(
+                        next_revision = self.next,
+                        compacted = resp.compact_revision(),
+                        "etcd history compacted past the watch"
+                    );
+                    return Stop::Resync;
+                }
+                let reason = format!("etcd cancelled the watch: {}", resp.cancel_reason());
+                return Stop::Failed(if reason.contains("permission denied") {
+                    StoreError::internal(context(), reason)
+                } else {
+                    StoreError::unavailable(context(), reason)
+                });
+            }
+            if resp.created() {
+                *backoff = BACKOFF_START;
+                continue;
+            }
+            if resp.events().is_empty() {
+                // A progress notification: every change up to this revision has been sent.
+                if let Some(header) = resp.header() {
+                    self.next = self.next.max(header.revision() + 1);
+                }
+                continue;
+            }
+            for event in resp.events() {
+                match self.convert(event) {
+                    Ok(Some(ev)) => {
+                        if self.tx.send(Ok(ev)).await.is_err() {
+                            return Stop::Closed;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(PreviousValueMissing) => return Stop::Resync,
+                }
+                if let Some(kv) = event.kv() {
+                    self.next = kv.mod_revision() + 1;
+                }
+            }
+        }
+    }
+
+    /// Turns an etcd event into what the consumer of a filtered watch sees. Values that cannot
+    /// be read count as not passing the filter, as `list` skips them. An object leaving the
+    /// filter is `Deleted` with its state after the change; a deleted one with its last state
+    /// at the revision of the deletion.
+    fn convert(&self, event: &Event) -> Result<Option<WatchEvent>, PreviousValueMissing> {
+        let Some(kv) = event.kv() else {
+            return Ok(None);
+        };
+        if name_of(kv.key()).is_none() {
+            return Ok(None);
+        }
+        let passing = |obj: CalicoNodeStatus| self.filter.matches(&obj).then_some(obj);
+        // What the consumer knew: `None` nothing (or a value that did not pass).
+        let before: Option<CalicoNodeStatus> = match event.event_type() {
+            EventType::Put if kv.version() == 1 => None,
+            _ => decode_listed(event.prev_kv().ok_or(PreviousValueMissing)?).and_then(passing),
+        };
+        let now = match event.event_type() {
+            EventType::Put => decode_listed(kv),
+            EventType::Delete => None,
+        };
+        let now_passes = now.as_ref().is_some_and(|obj| self.filter.matches(obj));
+        Ok(match (before, now) {
+            (Some(_), Some(now)) if now_passes => Some(WatchEvent::Modified(now)),
+            (None, Some(now)) if now_passes => Some(WatchEvent::Added(now)),
+            (Some(mut last), now) => Some(WatchEvent::Deleted(now.unwrap_or_else(|| {
+                last.metadata.resource_version = Some(kv.mod_revision().to_string());
+                last
+            }))),
+            (None, _) => None,
+        })
+    }
+}
