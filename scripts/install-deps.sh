@@ -37,6 +37,14 @@ quiet_services() {
     done
 }
 
+# The test runner (README's test command). The Rust toolchain itself is assumed (rustup).
+ensure_nextest() {
+    if command -v cargo >/dev/null && ! cargo nextest --version >/dev/null 2>&1; then
+        cargo install cargo-nextest --locked >>"$LOG" 2>&1 || fail "cargo install cargo-nextest failed"
+        echo "cargo-nextest installed" >>"$LOG"
+    fi
+}
+
 [ "$(id -u)" -eq 0 ] || fail "must run as root"
 command -v apt-get >/dev/null || fail "needs apt-get (Debian 12)"
 : >"$LOG"
@@ -51,6 +59,7 @@ need_bird2=0
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_bird2" -eq 0 ]; then
     services=$(quiet_services)
     [ -z "$services" ] || echo "$services" >>"$LOG"
+    ensure_nextest
     echo "install-deps: everything present (bird $(dpkg-query -W -f='${Version}' bird), bird2 in $BIRD2_DIR)"
     exit 0
 fi
@@ -84,5 +93,7 @@ if [ "$need_bird2" -eq 1 ]; then
     dpkg -x "$tmp"/bird2_*.deb "$BIRD2_DIR" >>"$LOG" 2>&1 || fail "dpkg -x bird2 failed"
     [ -x "$BIRD2_DIR/usr/sbin/bird" ] || fail "bird2 unpacked but $BIRD2_DIR/usr/sbin/bird is missing"
 fi
+
+ensure_nextest
 
 echo "install-deps: installed ${missing[*]:-nothing}$([ "$need_bird2" -eq 1 ] && echo ", bird2 into $BIRD2_DIR") (log: $LOG)"
