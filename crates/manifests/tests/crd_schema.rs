@@ -1,0 +1,107 @@
+//! The CRD's `openAPIV3Schema`, read back from the generated YAML, accepts what Calico
+//! accepts and rejects what it must: checked with a JSON Schema validator, not by reading text.
+
+use serde_json::{Value, json};
+
+/// The schema of version v1, from `crd()`'s YAML.
+fn schema() -> Value {
+    let crd: Value = serde_yaml_ng::from_str(&nodestatus_manifests::crd())
+        .unwrap_or_else(|e| panic!("crd() is not YAML: {e}"));
+    assert_eq!(crd.pointer("/spec/versions/0/name"), Some(&json!("v1")));
+    crd.pointer("/spec/versions/0/schema/openAPIV3Schema")
+        .cloned()
+        .unwrap_or_else(|| panic!("no openAPIV3Schema in {crd}"))
+}
+
+/// Where the schema rejects `instance` (JSON pointers of the offending values), empty if valid.
+/// OpenAPI 3.0 schemas are JSON Schema draft 4 with extensions the validator ignores.
+fn rejections(instance: &Value) -> Vec<String> {
+    let schema = schema();
+    let validator = jsonschema::draft4::new(&schema)
+        .unwrap_or_else(|e| panic!("the CRD schema does not compile: {e}"));
+    validator
+        .iter_errors(instance)
+        .map(|e| e.instance_path().to_string())
+        .collect()
+}
+
+/// The seed's example (SPEC.md), in the stored CRD form.
+fn seed_example() -> Value {
+    serde_yaml_ng::from_str(
+        r#"
+apiVersion: crd.projectcalico.org/v1
+kind: CalicoNodeStatus
+metadata: {name: my-caliconodestatus-1}
+spec: {classes: [Agent, BGP, Routes], node: my-kadm-node-0, updatePeriodSeconds: 10}
+status:
+  lastUpdated: "2021-10-18T13:22:03Z"
+  agent:
+    birdV4: {state: Ready, version: v0.3.3+birdv1.6.8, routerID: 10.128.0.240,
+             lastBootTime: "2021-10-18 09:23:19", lastReconfigurationTime: "2021-10-18 09:23:19"}
+  bgp:
+    numberEstablishedV4: 2
+    numberNotEstablishedV4: 1
+    peersV4:
+    - {peerIP: 10.128.0.242, type: NodeMesh, state: Established, since: "09:23:22"}
+  routes:
+    routesV4:
+    - {type: FIB, destination: 192.168.82.0/26, gateway: 10.128.0.200, interface: eth0,
+       learnedFrom: {sourceType: NodeMesh, peerIP: 10.128.0.200}}
+    - {type: FIB, destination: 10.128.0.5/16, gateway: N/A, interface: eth0,
+       learnedFrom: {sourceType: Direct}}
+"#,
+    )
+    .unwrap_or_else(|e| panic!("the seed example is not YAML: {e}"))
+}
+
+fn with_spec(field: &str, value: Value) -> Value {
+    let mut obj = seed_example();
+    obj["spec"][field] = value;
+    obj
+}
+
+#[test]
+fn the_seed_example_is_accepted() {
+    assert_eq!(rejections(&seed_example()), Vec::<String>::new());
+}
+
+#[test]
+fn the_longest_period_one_day_is_accepted() {
+    assert_eq!(
+        rejections(&with_spec("updatePeriodSeconds", json!(86_400))),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_period_over_one_day_is_rejected() {
+    assert_eq!(
+        rejections(&with_spec("updatePeriodSeconds", json!(86_401))),
+        ["/spec/updatePeriodSeconds"]
+    );
+}
+
+#[test]
+fn a_negative_period_is_rejected() {
+    assert_eq!(
+        rejections(&with_spec("updatePeriodSeconds", json!(-1))),
+        ["/spec/updatePeriodSeconds"]
+    );
+}
+
+#[test]
+fn an_unknown_class_is_rejected() {
+    assert_eq!(
+        rejections(&with_spec("classes", json!(["Foo"]))),
+        ["/spec/classes/0"]
+    );
+}
+
+#[test]
+fn a_spec_without_node_is_rejected() {
+    let mut obj = seed_example();
+    if let Some(spec) = obj["spec"].as_object_mut() {
+        spec.remove("node");
+    }
+    assert_eq!(rejections(&obj), ["/spec"]);
+}
