@@ -92,7 +92,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, DocumentsError> {
             Ok(Value::Null) => {}
             Ok(v) => values.push(v),
             Err(e) => {
-                errors.push(DocumentError::Syntax { index: i + 1, message: e.to_string() });
+                errors.push(DocumentError::Syntax {
+                    index: i + 1,
+                    message: e.to_string(),
+                });
                 // A syntax error ends the stream: later documents cannot be located reliably.
                 break;
             }
@@ -102,10 +105,18 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, DocumentsError> {
     for (i, value) in values.into_iter().flat_map(expand_list).enumerate() {
         match decode(value) {
             Ok(doc) => docs.push(doc),
-            Err((name, errs)) => errors.push(DocumentError::Invalid { index: i + 1, name, errors: errs }),
+            Err((name, errs)) => errors.push(DocumentError::Invalid {
+                index: i + 1,
+                name,
+                errors: errs,
+            }),
         }
     }
-    if errors.is_empty() { Ok(docs) } else { Err(DocumentsError(errors)) }
+    if errors.is_empty() {
+        Ok(docs)
+    } else {
+        Err(DocumentsError(errors))
+    }
 }
 
 /// A `List` (kubectl) or `CalicoNodeStatusList` (calicoctl) stands for its items.
@@ -125,7 +136,10 @@ fn expand_list(value: Value) -> Vec<Value> {
 
 /// Validates one untyped document and turns it into a typed resource.
 pub fn decode(mut value: Value) -> Result<Document, (Option<String>, ValidationErrors)> {
-    let name = value.pointer("/metadata/name").and_then(Value::as_str).map(str::to_owned);
+    let name = value
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     validate_document(&value).map_err(|e| (name.clone(), e))?;
     let api_version = match value.get("apiVersion").and_then(Value::as_str) {
         Some(V3_API_VERSION) => ApiVersion::V3,
@@ -135,7 +149,10 @@ pub fn decode(mut value: Value) -> Result<Document, (Option<String>, ValidationE
         map.insert("apiVersion".into(), Value::String(CRD_API_VERSION.into()));
     }
     match serde_path_to_error::deserialize::<_, CalicoNodeStatus>(value) {
-        Ok(object) => Ok(Document { api_version, object }),
+        Ok(object) => Ok(Document {
+            api_version,
+            object,
+        }),
         Err(e) => {
             let path = e.path().to_string();
             let errors = ValidationErrors(vec![crate::FieldError {
@@ -151,14 +168,21 @@ pub fn decode(mut value: Value) -> Result<Document, (Option<String>, ValidationE
 pub fn to_value(obj: &CalicoNodeStatus, api_version: ApiVersion) -> Value {
     let mut value = serde_json::to_value(obj).unwrap_or(Value::Null);
     if let Some(map) = value.as_object_mut() {
-        map.insert("apiVersion".into(), Value::String(api_version.as_str().into()));
+        map.insert(
+            "apiVersion".into(),
+            Value::String(api_version.as_str().into()),
+        );
         map.insert("kind".into(), Value::String(KIND.into()));
     }
     value
 }
 
 /// Several resources as one `CalicoNodeStatusList` value, as `calicoctl get -o yaml` prints.
-pub fn list_value(objs: &[CalicoNodeStatus], api_version: ApiVersion, revision: Option<&str>) -> Value {
+pub fn list_value(
+    objs: &[CalicoNodeStatus],
+    api_version: ApiVersion,
+    revision: Option<&str>,
+) -> Value {
     let items: Vec<Value> = objs.iter().map(|o| to_value(o, api_version)).collect();
     let mut meta = serde_json::Map::new();
     if let Some(rev) = revision {

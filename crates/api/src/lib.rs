@@ -18,8 +18,10 @@ mod validation;
 
 pub use crd::{crd, crd_yaml};
 pub use document::{
-    ApiVersion, Document, DocumentError, DocumentsError, decode, list_value, parse_documents, to_json,
-    to_value, to_yaml,
+    ApiVersion, Document, DocumentError, DocumentsError, decode, list_value, parse_documents,
+    to_json, to_value, to_yaml,
 };
 pub use types::*;
-pub use validation::{FieldError, ValidationErrors, dns1123_subdomain, validate, validate_document};
+pub use validation::{
+    FieldError, ValidationErrors, dns1123_subdomain, validate, validate_document,
+};

@@ -43,7 +43,9 @@ pub struct CalicoNodeStatusSpec {
 }
 
 /// A class of information the agent can collect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum NodeStatusClass {
     /// BIRD daemon state per address family.
     Agent,
@@ -106,10 +108,18 @@ pub struct CalicoNodeStatusStatus {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AgentStatus {
     /// The IPv4 daemon (`bird` in BIRD 1.6; the one daemon in BIRD 2).
-    #[serde(rename = "birdV4", default, skip_serializing_if = "BgpDaemonStatus::is_empty")]
+    #[serde(
+        rename = "birdV4",
+        default,
+        skip_serializing_if = "BgpDaemonStatus::is_empty"
+    )]
     pub bird_v4: BgpDaemonStatus,
     /// The IPv6 daemon (`bird6` in BIRD 1.6; the one daemon in BIRD 2).
-    #[serde(rename = "birdV6", default, skip_serializing_if = "BgpDaemonStatus::is_empty")]
+    #[serde(
+        rename = "birdV6",
+        default,
+        skip_serializing_if = "BgpDaemonStatus::is_empty"
+    )]
     pub bird_v6: BgpDaemonStatus,
 }
 
@@ -283,7 +293,10 @@ pub enum RouteSourceType {
 pub fn sort_routes(routes: &mut [Route]) {
     routes.sort_by_cached_key(|r| {
         let dst = r.destination.split_once('/').and_then(|(ip, len)| {
-            Some((ip.parse::<std::net::IpAddr>().ok()?, len.parse::<u8>().ok()?))
+            Some((
+                ip.parse::<std::net::IpAddr>().ok()?,
+                len.parse::<u8>().ok()?,
+            ))
         });
         (
             dst,

@@ -9,7 +9,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::types::{CRD_API_VERSION, KIND, MAX_UPDATE_PERIOD_SECONDS, NodeStatusClass, V3_API_VERSION};
+use crate::types::{
+    CRD_API_VERSION, KIND, MAX_UPDATE_PERIOD_SECONDS, NodeStatusClass, V3_API_VERSION,
+};
 
 /// One problem with one field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +34,10 @@ pub struct ValidationErrors(pub Vec<FieldError>);
 
 impl ValidationErrors {
     fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError { path: path.into(), message: message.into() });
+        self.0.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     /// The problems, in document order.
@@ -63,7 +68,10 @@ const MAX_NAME_LEN: usize = 253;
 pub fn validate_document(doc: &Value) -> Result<(), ValidationErrors> {
     let mut errs = ValidationErrors::default();
     let Some(root) = doc.as_object() else {
-        errs.push("(root)", format!("must be a mapping, found {}", type_name(doc)));
+        errs.push(
+            "(root)",
+            format!("must be a mapping, found {}", type_name(doc)),
+        );
         return Err(errs);
     };
     match root.get("apiVersion") {
@@ -71,7 +79,10 @@ pub fn validate_document(doc: &Value) -> Result<(), ValidationErrors> {
         Some(Value::String(v)) if v == V3_API_VERSION || v == CRD_API_VERSION => {}
         Some(v) => errs.push(
             "apiVersion",
-            format!("{} is not one of {V3_API_VERSION}, {CRD_API_VERSION}", show(v)),
+            format!(
+                "{} is not one of {V3_API_VERSION}, {CRD_API_VERSION}",
+                show(v)
+            ),
         ),
     }
     match root.get("kind") {
@@ -84,9 +95,15 @@ pub fn validate_document(doc: &Value) -> Result<(), ValidationErrors> {
         Some(Value::Object(meta)) => match meta.get("name") {
             None => errs.push("metadata.name", "is required"),
             Some(Value::String(name)) => check_resource_name(&mut errs, "metadata.name", name),
-            Some(v) => errs.push("metadata.name", format!("must be a string, found {}", type_name(v))),
+            Some(v) => errs.push(
+                "metadata.name",
+                format!("must be a string, found {}", type_name(v)),
+            ),
         },
-        Some(v) => errs.push("metadata", format!("must be a mapping, found {}", type_name(v))),
+        Some(v) => errs.push(
+            "metadata",
+            format!("must be a mapping, found {}", type_name(v)),
+        ),
     }
     match root.get("spec") {
         None => errs.push("spec", "is required"),
@@ -131,12 +148,18 @@ fn check_spec(errs: &mut ValidationErrors, spec: &serde_json::Map<String, Value>
                 }
             }
         }
-        Some(v) => errs.push("spec.classes", format!("must be a list, found {}", type_name(v))),
+        Some(v) => errs.push(
+            "spec.classes",
+            format!("must be a list, found {}", type_name(v)),
+        ),
     }
     match spec.get("node") {
         None => errs.push("spec.node", "is required"),
         Some(Value::String(node)) => check_node_name(errs, "spec.node", node),
-        Some(v) => errs.push("spec.node", format!("must be a string, found {}", type_name(v))),
+        Some(v) => errs.push(
+            "spec.node",
+            format!("must be a string, found {}", type_name(v)),
+        ),
     }
     match spec.get("updatePeriodSeconds") {
         None => errs.push("spec.updatePeriodSeconds", "is required"),
@@ -171,10 +194,14 @@ fn check_resource_name(errs: &mut ValidationErrors, path: &str, name: &str) {
         return;
     }
     if name.len() > MAX_NAME_LEN {
-        errs.push(path, format!("{name:?} is longer than {MAX_NAME_LEN} characters"));
+        errs.push(
+            path,
+            format!("{name:?} is longer than {MAX_NAME_LEN} characters"),
+        );
         return;
     }
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-');
+    let ok_char =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-');
     let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !name.chars().all(ok_char) || !alnum(name.chars().next()) || !alnum(name.chars().last()) {
         errs.push(

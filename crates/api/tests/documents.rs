@@ -71,8 +71,14 @@ fn seed_example_round_trips_in_the_v3_form() {
     assert_eq!(bgp.peers_v4[0].peer_type, Some(BgpPeerType::NodeMesh));
     let routes = status.routes.as_ref().expect("routes");
     assert_eq!(routes.routes_v4[1].route_type, Some(RouteType::Fib));
-    assert_eq!(routes.routes_v4[1].learned_from.source_type, Some(RouteSourceType::Direct));
-    assert_eq!(to_value(obj, ApiVersion::V3), seed_expected("projectcalico.org/v3"));
+    assert_eq!(
+        routes.routes_v4[1].learned_from.source_type,
+        Some(RouteSourceType::Direct)
+    );
+    assert_eq!(
+        to_value(obj, ApiVersion::V3),
+        seed_expected("projectcalico.org/v3")
+    );
 }
 
 #[test]
@@ -80,8 +86,14 @@ fn seed_example_reads_in_the_crd_form_and_prints_back_in_either() {
     let crd_form = SEED.replace("projectcalico.org/v3", "crd.projectcalico.org/v1");
     let docs = parse_documents(&crd_form).expect("crd form parses");
     assert_eq!(docs[0].api_version, ApiVersion::CrdV1);
-    assert_eq!(to_value(&docs[0].object, ApiVersion::CrdV1), seed_expected("crd.projectcalico.org/v1"));
-    assert_eq!(to_value(&docs[0].object, ApiVersion::V3), seed_expected("projectcalico.org/v3"));
+    assert_eq!(
+        to_value(&docs[0].object, ApiVersion::CrdV1),
+        seed_expected("crd.projectcalico.org/v1")
+    );
+    assert_eq!(
+        to_value(&docs[0].object, ApiVersion::V3),
+        seed_expected("projectcalico.org/v3")
+    );
 }
 
 #[test]
@@ -96,7 +108,10 @@ fn yaml_output_reads_back_to_the_same_resource() {
 fn json_input_is_accepted() {
     let json = serde_json::to_string(&seed_expected("projectcalico.org/v3")).expect("json");
     let docs = parse_documents(&json).expect("json parses");
-    assert_eq!(to_value(&docs[0].object, ApiVersion::V3), seed_expected("projectcalico.org/v3"));
+    assert_eq!(
+        to_value(&docs[0].object, ApiVersion::V3),
+        seed_expected("projectcalico.org/v3")
+    );
 }
 
 #[test]
@@ -117,9 +132,15 @@ items:
   spec: {classes: [Routes, Agent], node: n2, updatePeriodSeconds: 86400}
 ";
     let docs = parse_documents(text).expect("parses");
-    let names: Vec<_> = docs.iter().map(|d| d.object.metadata.name.clone().unwrap_or_default()).collect();
+    let names: Vec<_> = docs
+        .iter()
+        .map(|d| d.object.metadata.name.clone().unwrap_or_default())
+        .collect();
     assert_eq!(names, ["a", "b"]);
-    assert_eq!(docs[1].object.spec.classes, [NodeStatusClass::Routes, NodeStatusClass::Agent]);
+    assert_eq!(
+        docs[1].object.spec.classes,
+        [NodeStatusClass::Routes, NodeStatusClass::Agent]
+    );
     assert_eq!(docs[1].object.spec.update_period_seconds, 86400);
 }
 
@@ -127,7 +148,9 @@ items:
 #[test]
 fn invalid_resources_report_every_problem_with_its_field_path() {
     let base = |spec: &str| {
-        format!("apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {{name: x}}\nspec: {spec}\n")
+        format!(
+            "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {{name: x}}\nspec: {spec}\n"
+        )
     };
     let cases: Vec<(String, Vec<&str>)> = vec![
         (
@@ -213,12 +236,16 @@ metadata: {name: bad}
 spec: {classes: [BGP], node: n1, updatePeriodSeconds: 86401}
 ";
     let err = parse_documents(text).expect_err("second document is invalid");
-    assert_eq!(err.to_string(), "document 2 (bad): spec.updatePeriodSeconds: 86401 is out of range 0..86400");
+    assert_eq!(
+        err.to_string(),
+        "document 2 (bad): spec.updatePeriodSeconds: 86401 is out of range 0..86400"
+    );
 }
 
 #[test]
 fn yaml_syntax_errors_give_the_line() {
-    let err = parse_documents("apiVersion: projectcalico.org/v3\nkind: [unclosed\n").expect_err("bad yaml");
+    let err = parse_documents("apiVersion: projectcalico.org/v3\nkind: [unclosed\n")
+        .expect_err("bad yaml");
     let msg = err.to_string();
     assert!(msg.starts_with("document 1: "), "{msg}");
     assert!(msg.contains("line 3") || msg.contains("line 2"), "{msg}");

@@ -55,8 +55,8 @@ mod topology;
 
 pub use error::{LabError, Result};
 pub use expected::{ExpectedNode, ExpectedPeer, ExpectedState};
-pub use nodestatus_api::sort_routes;
 pub use lab::{Lab, ProcessSpec, down, status};
+pub use nodestatus_api::sort_routes;
 pub use process::ProcessId;
 pub use spec::{BirdVersion, Family, LabSpec, MAX_NODES, unique_prefix};
 pub use state::{Daemon, DisabledProtocol, LabState, Node, Process, STATE_FILE};

@@ -87,7 +87,9 @@ pub enum StoreError {
         name: String,
     },
     /// The object's resource version is no longer the expected one.
-    #[error("caliconodestatus {name:?} was modified: expected resource version {expected}, found {actual}")]
+    #[error(
+        "caliconodestatus {name:?} was modified: expected resource version {expected}, found {actual}"
+    )]
     Conflict {
         /// The object's name.
         name: String,
@@ -105,7 +107,9 @@ pub enum StoreError {
         errors: nodestatus_api::ValidationErrors,
     },
     /// The write is larger than the backend accepts.
-    #[error("caliconodestatus {name:?} is too large for this datastore: {size} bytes, the limit is {limit}")]
+    #[error(
+        "caliconodestatus {name:?} is too large for this datastore: {size} bytes, the limit is {limit}"
+    )]
     TooLarge {
         /// The object's name.
         name: String,
@@ -145,12 +149,18 @@ impl StoreError {
 
     /// An `Unavailable` error with context.
     pub fn unavailable(context: impl fmt::Display, source: impl Into<BoxError>) -> Self {
-        StoreError::Unavailable { context: context.to_string(), source: source.into() }
+        StoreError::Unavailable {
+            context: context.to_string(),
+            source: source.into(),
+        }
     }
 
     /// An `Internal` error with context.
     pub fn internal(context: impl fmt::Display, source: impl Into<BoxError>) -> Self {
-        StoreError::Internal { context: context.to_string(), source: source.into() }
+        StoreError::Internal {
+            context: context.to_string(),
+            source: source.into(),
+        }
     }
 }
 

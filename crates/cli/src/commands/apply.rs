@@ -1,0 +1,150 @@
+//! `nodestatus apply -f FILE`: creates resources or updates their spec, like `kubectl apply`.
+//! Every document is validated before anything is stored, so an invalid file changes nothing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use nodestatus_api::{CalicoNodeStatus, DocumentError, parse_documents};
+use nodestatus_store::{Datastore, StoreError};
+use tokio::io::AsyncReadExt;
+
+use crate::datastore::DatastoreArgs;
+use crate::output::print;
+
+/// Create resources or update their spec from a file.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// YAML or JSON: one or more `---`-separated documents or a List, in either apiVersion
+    /// (`projectcalico.org/v3` or `crd.projectcalico.org/v1`); `-` reads standard input.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    file: PathBuf,
+}
+
+/// What `apply` did to one resource, as kubectl words it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Configured => "configured",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result<()> {
+    let source = args.file.display().to_string();
+    let text = read(&args.file).await?;
+    let documents = match parse_documents(&text) {
+        Ok(documents) => documents,
+        Err(errors) => {
+            for error in &errors.0 {
+                for line in error_lines(error) {
+                    eprintln!("error: {source}: {line}");
+                }
+            }
+            bail!(
+                "nothing was applied: {} invalid document{} in {source}",
+                errors.0.len(),
+                if errors.0.len() == 1 { "" } else { "s" }
+            );
+        }
+    };
+    if documents.is_empty() {
+        bail!("no objects passed to apply: {source} has no resource");
+    }
+    let store = datastore.open().await?;
+    let mut failed = 0;
+    for document in documents {
+        let name = document.object.metadata.name.clone().unwrap_or_default();
+        match apply(store.as_ref(), document.object).await {
+            Ok(outcome) => print(&format!(
+                "caliconodestatus.projectcalico.org/{name} {}\n",
+                outcome.as_str()
+            ))?,
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: applying {name}: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} resource{} from {source} could not be applied",
+            if failed == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+async fn read(file: &Path) -> anyhow::Result<String> {
+    if file == Path::new("-") {
+        let mut text = String::new();
+        tokio::io::stdin()
+            .read_to_string(&mut text)
+            .await
+            .context("reading standard input")?;
+        Ok(text)
+    } else {
+        tokio::fs::read_to_string(file)
+            .await
+            .with_context(|| format!("reading {}", file.display()))
+    }
+}
+
+/// One line per problem: a document's syntax error, or each field of an invalid document.
+fn error_lines(error: &DocumentError) -> Vec<String> {
+    match error {
+        DocumentError::Syntax { .. } => vec![error.to_string()],
+        DocumentError::Invalid {
+            index,
+            name,
+            errors,
+        } => {
+            let at = match name {
+                Some(name) => format!("document {index} ({name})"),
+                None => format!("document {index}"),
+            };
+            errors
+                .errors()
+                .iter()
+                .map(|e| format!("{at}: {e}"))
+                .collect()
+        }
+    }
+}
+
+/// Creates the resource, or replaces its spec when it exists and the spec differs. The status
+/// is the agent's: one in the file is ignored, and an existing one is kept.
+async fn apply(store: &dyn Datastore, obj: CalicoNodeStatus) -> Result<Outcome, StoreError> {
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    match store.get(&name).await {
+        Ok(current) if current.spec == obj.spec => Ok(Outcome::Unchanged),
+        Ok(_) => {
+            store.update_spec(&name, &obj.spec, None).await?;
+            Ok(Outcome::Configured)
+        }
+        Err(StoreError::NotFound { .. }) => {
+            let fresh = CalicoNodeStatus {
+                metadata: ObjectMeta {
+                    name: Some(name),
+                    labels: obj.metadata.labels,
+                    annotations: obj.metadata.annotations,
+                    ..ObjectMeta::default()
+                },
+                spec: obj.spec,
+                status: None,
+            };
+            store.create(&fresh).await?;
+            Ok(Outcome::Created)
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,82 @@
+//! `nodestatus bird`: a live look at this node's BIRD daemons, as tables for humans (daemon
+//! status, BGP peers, routes), both address families.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nodestatus_api::NodeStatusClass;
+use nodestatus_bird::{CollectOptions, Endpoints, Family, collect, render};
+
+use crate::output::print;
+
+/// Show BIRD's status, BGP peers or routes as tables.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// What to show; all three when omitted.
+    #[arg(value_enum)]
+    view: Option<View>,
+
+    /// BIRD's control socket (IPv4 for BIRD 1.6, both families for BIRD 2/3); default
+    /// /var/run/calico/bird.ctl, then /var/run/bird/bird.ctl.
+    #[arg(long, value_name = "PATH")]
+    bird_socket: Option<PathBuf>,
+
+    /// BIRD 1.6's IPv6 control socket; default /var/run/calico/bird6.ctl, then
+    /// /var/run/bird/bird6.ctl.
+    #[arg(long, value_name = "PATH")]
+    bird6_socket: Option<PathBuf>,
+
+    /// Seconds BIRD may stay silent before a reply is complete.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout_seconds: u64,
+}
+
+/// One of the tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum View {
+    /// Daemon state, version, router ID and times per family.
+    Status,
+    /// BGP peers per family, like `calicoctl node status`.
+    Peers,
+    /// Routes per family, as the status reports them.
+    Routes,
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let views = match args.view {
+        Some(v) => vec![v],
+        None => vec![View::Status, View::Peers, View::Routes],
+    };
+    let classes: Vec<NodeStatusClass> = views
+        .iter()
+        .map(|v| match v {
+            View::Status => NodeStatusClass::Agent,
+            View::Peers => NodeStatusClass::Bgp,
+            View::Routes => NodeStatusClass::Routes,
+        })
+        .collect();
+    let endpoints = Endpoints::new(args.bird_socket, args.bird6_socket);
+    let options = CollectOptions {
+        timeout: Duration::from_secs(args.timeout_seconds),
+        ..CollectOptions::default()
+    };
+    let snapshot = collect(&endpoints, &classes, &options).await;
+    let mut out = String::new();
+    for view in views {
+        let tables = match view {
+            View::Status => vec![render::status_table(&snapshot)],
+            View::Peers => Family::ALL
+                .map(|f| render::peers_table(&snapshot, f))
+                .to_vec(),
+            View::Routes => Family::ALL
+                .map(|f| render::routes_table(&snapshot, f))
+                .to_vec(),
+        };
+        for table in tables {
+            out.push_str(&table);
+            out.push('\n');
+        }
+    }
+    print(out.trim_end_matches('\n'))?;
+    print("\n")
+}

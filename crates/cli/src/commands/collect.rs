@@ -1,0 +1,101 @@
+//! `nodestatus collect`: one collection from this node's BIRD daemons, printed as the `status`
+//! the agent would write for a resource asking for `--classes` (with `lastUpdated`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nodestatus_api::NodeStatusClass;
+use nodestatus_bird::{CollectOptions, Endpoints, Outcome, collect, map_snapshot};
+
+use crate::output::print;
+
+/// Collect status from BIRD once and print it.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The node the status is for (Calico's NODENAME).
+    #[arg(long, env = "NODENAME")]
+    node: String,
+
+    /// Classes to collect, comma-separated: Agent, BGP, Routes.
+    #[arg(long, value_delimiter = ',', default_value = "Agent,BGP,Routes")]
+    classes: Vec<NodeStatusClass>,
+
+    /// BIRD's control socket (IPv4 for BIRD 1.6, both families for BIRD 2/3); default
+    /// /var/run/calico/bird.ctl, then /var/run/bird/bird.ctl.
+    #[arg(long, value_name = "PATH")]
+    bird_socket: Option<PathBuf>,
+
+    /// BIRD 1.6's IPv6 control socket; default /var/run/calico/bird6.ctl, then
+    /// /var/run/bird/bird6.ctl.
+    #[arg(long, value_name = "PATH")]
+    bird6_socket: Option<PathBuf>,
+
+    /// Seconds BIRD may stay silent before a reply is complete.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout_seconds: u64,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Yaml)]
+    output: Format,
+}
+
+/// How the status is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// YAML.
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let mut classes = args.classes.clone();
+    classes.sort();
+    classes.dedup();
+    let endpoints = Endpoints::new(args.bird_socket.clone(), args.bird6_socket.clone());
+    let options = CollectOptions {
+        timeout: Duration::from_secs(args.timeout_seconds),
+        ..CollectOptions::default()
+    };
+    let snapshot = collect(&endpoints, &classes, &options).await;
+    let mapped = map_snapshot(&snapshot, &classes);
+    let mut status = mapped.merge_last_good(None);
+    status.last_updated = Some(
+        jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    );
+
+    let mut failures = Vec::new();
+    let mut warned = Vec::new();
+    for (class, family, outcome) in mapped.outcomes.iter() {
+        match outcome {
+            Outcome::Unreachable(why) if !warned.contains(&family) => {
+                eprintln!(
+                    "warning: node {}: {family} BIRD unreachable ({why}); {family} is NotReady",
+                    args.node
+                );
+                warned.push(family);
+            }
+            Outcome::Failed(why) => failures.push(format!("{class} {family}: {why}")),
+            _ => {}
+        }
+    }
+
+    print(&match args.output {
+        Format::Yaml => serde_yaml_ng::to_string(&status).context("writing the status as YAML")?,
+        Format::Json => {
+            serde_json::to_string_pretty(&status).context("writing the status as JSON")? + "\n"
+        }
+    })?;
+    failures.dedup();
+    if !failures.is_empty() {
+        bail!(
+            "node {}: incomplete status:\n  {}",
+            args.node,
+            failures.join("\n  ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,412 @@
+//! `nodestatus get`: resources as a table (kubectl-like), wide table, or YAML/JSON in the
+//! `projectcalico.org/v3` form; with `-w`, changes as they happen until interrupted.
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use jiff::Timestamp;
+use nodestatus_api::{
+    ApiVersion, BgpDaemonState, BgpDaemonStatus, CalicoNodeStatus, list_value, to_json, to_value,
+    to_yaml,
+};
+use nodestatus_store::{Datastore, NodeFilter, StoreError, WatchEvent};
+
+use crate::datastore::DatastoreArgs;
+use crate::output::{Shutdown, print};
+use crate::table;
+
+/// Show CalicoNodeStatus resources.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The resource to show; every resource when omitted.
+    name: Option<String>,
+
+    /// Output format: `table` (default), `wide` (per address family), `yaml` or `json`.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+
+    /// After the current state, print every change as it happens until interrupted.
+    #[arg(short, long)]
+    watch: bool,
+
+    /// Only resources whose spec.node is this node.
+    #[arg(long, value_name = "NODE", conflicts_with = "name")]
+    node: Option<String>,
+}
+
+/// How resources are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// NAME, NODE, CLASSES, PERIOD, BGP, ROUTES, LAST UPDATED.
+    Table,
+    /// The table with the BIRD daemons' state and per-family counts.
+    Wide,
+    /// YAML, `projectcalico.org/v3`.
+    Yaml,
+    /// JSON, `projectcalico.org/v3`.
+    Json,
+}
+
+pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result<()> {
+    let store = datastore.open().await?;
+    if args.watch {
+        return watch(&args, store.as_ref()).await;
+    }
+    let now = Timestamp::now();
+    match &args.name {
+        Some(name) => {
+            let obj = store
+                .get(name)
+                .await
+                .with_context(|| format!("getting {name}"))?;
+            print(&match args.output {
+                Format::Yaml => to_yaml(&to_value(&obj, ApiVersion::V3)),
+                Format::Json => to_json(&to_value(&obj, ApiVersion::V3)),
+                Format::Table | Format::Wide => {
+                    render_table(args.output, std::slice::from_ref(&obj), now)
+                }
+            })
+        }
+        None => {
+            let listing = store
+                .list(&filter(&args))
+                .await
+                .context("listing resources")?;
+            let list = || list_value(&listing.items, ApiVersion::V3, Some(&listing.revision));
+            match args.output {
+                Format::Yaml => print(&to_yaml(&list())),
+                Format::Json => print(&to_json(&list())),
+                Format::Table | Format::Wide if listing.items.is_empty() => {
+                    eprintln!("No resources found.");
+                    Ok(())
+                }
+                Format::Table | Format::Wide => {
+                    print(&render_table(args.output, &listing.items, now))
+                }
+            }
+        }
+    }
+}
+
+fn filter(args: &Args) -> NodeFilter {
+    args.node.clone().map_or(NodeFilter::All, NodeFilter::Node)
+}
+
+/// Lists, prints, then follows the store's watch from the listing's revision so that no change
+/// in between is missed.
+async fn watch(args: &Args, store: &dyn Datastore) -> anyhow::Result<()> {
+    let mut shutdown = Shutdown::catch()?;
+    let filter = filter(args);
+    let listing = store.list(&filter).await.context("listing resources")?;
+    let wanted = |obj: &CalicoNodeStatus| {
+        args.name
+            .as_ref()
+            .is_none_or(|n| obj.metadata.name.as_ref() == Some(n))
+    };
+    let first: Vec<CalicoNodeStatus> = listing.items.into_iter().filter(|o| wanted(o)).collect();
+    if let Some(name) = &args.name
+        && first.is_empty()
+    {
+        return Err(StoreError::NotFound { name: name.clone() })
+            .with_context(|| format!("getting {name}"));
+    }
+    let mut printer = WatchPrinter::new(args.output);
+    printer.print(&first)?;
+    let mut events = store
+        .watch(&filter, Some(&listing.revision))
+        .await
+        .context("watching resources")?;
+    loop {
+        tokio::select! {
+            () = shutdown.recv() => return Ok(()),
+            event = events.next() => {
+                let changed = match event {
+                    None => bail!("the datastore ended the watch"),
+                    Some(Err(e)) => return Err(e).context("watching resources"),
+                    Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o))) => vec![o],
+                    Some(Ok(WatchEvent::Restarted(listing))) => listing.items,
+                };
+                let changed: Vec<_> = changed.into_iter().filter(|o| wanted(o)).collect();
+                printer.print(&changed)?;
+            }
+        }
+    }
+}
+
+/// Prints a watch's objects: the table header once with the first rows, later rows aligned
+/// under it; or each object as its own YAML/JSON document.
+struct WatchPrinter {
+    format: Format,
+    /// Column widths once the header is out.
+    widths: Option<Vec<u16>>,
+}
+
+impl WatchPrinter {
+    fn new(format: Format) -> Self {
+        Self {
+            format,
+            widths: None,
+        }
+    }
+
+    fn print(&mut self, objs: &[CalicoNodeStatus]) -> anyhow::Result<()> {
+        if objs.is_empty() {
+            return Ok(());
+        }
+        let now = Timestamp::now();
+        match self.format {
+            Format::Yaml => objs.iter().try_for_each(|o| {
+                print(&format!("---\n{}", to_yaml(&to_value(o, ApiVersion::V3))))
+            }),
+            Format::Json => objs
+                .iter()
+                .try_for_each(|o| print(&to_json(&to_value(o, ApiVersion::V3)))),
+            Format::Table | Format::Wide => {
+                let headers = headers(self.format);
+                let rows: Vec<Vec<String>> =
+                    objs.iter().map(|o| row(self.format, o, now)).collect();
+                match &mut self.widths {
+                    Some(widths) => print(&table::render_more(widths, &rows)),
+                    None => {
+                        self.widths = Some(table::widths(headers, &rows));
+                        print(&table::render(headers, &rows))
+                    }
+                }
+            }
+        }
+    }
+}
+
+const TABLE_HEADERS: &[&str] = &[
+    "NAME",
+    "NODE",
+    "CLASSES",
+    "PERIOD",
+    "BGP",
+    "ROUTES",
+    "LAST UPDATED",
+];
+const WIDE_HEADERS: &[&str] = &[
+    "NAME",
+    "NODE",
+    "CLASSES",
+    "PERIOD",
+    "BIRD",
+    "BGP",
+    "BGP V4",
+    "BGP V6",
+    "ROUTES",
+    "ROUTES V4",
+    "ROUTES V6",
+    "LAST UPDATED",
+];
+
+fn headers(format: Format) -> &'static [&'static str] {
+    match format {
+        Format::Wide => WIDE_HEADERS,
+        _ => TABLE_HEADERS,
+    }
+}
+
+fn render_table(format: Format, objs: &[CalicoNodeStatus], now: Timestamp) -> String {
+    let rows: Vec<Vec<String>> = objs.iter().map(|o| row(format, o, now)).collect();
+    table::render(headers(format), &rows)
+}
+
+const NONE: &str = "<none>";
+
+/// One resource's cells. A part of the status that is absent (its class not requested, or not
+/// written yet) shows `<none>`, as kubectl shows missing columns.
+fn row(format: Format, obj: &CalicoNodeStatus, now: Timestamp) -> Vec<String> {
+    let spec = &obj.spec;
+    let status = obj.status.as_ref();
+    let bgp = status.and_then(|s| s.bgp.as_ref());
+    let routes = status.and_then(|s| s.routes.as_ref());
+    let classes = spec
+        .classes
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let period = match spec.update_period_seconds {
+        0 => "off".to_string(),
+        s => format!("{s}s"),
+    };
+    let bgp_total = bgp.map_or(NONE.to_string(), |b| {
+        established(
+            b.number_established_v4 + b.number_established_v6,
+            b.number_not_established_v4 + b.number_not_established_v6,
+        )
+    });
+    let routes_total = routes.map_or(NONE.to_string(), |r| {
+        (r.routes_v4.len() + r.routes_v6.len()).to_string()
+    });
+    let updated = table::age_of(status.and_then(|s| s.last_updated.as_deref()), now);
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    match format {
+        Format::Wide => {
+            let agent = status.and_then(|s| s.agent.as_ref());
+            let bird = agent.map_or(NONE.to_string(), |a| {
+                format!(
+                    "v4 {}, v6 {}",
+                    daemon_state(&a.bird_v4),
+                    daemon_state(&a.bird_v6)
+                )
+            });
+            vec![
+                name,
+                spec.node.clone(),
+                classes,
+                period,
+                bird,
+                bgp_total,
+                bgp.map_or(NONE.to_string(), |b| {
+                    established(b.number_established_v4, b.number_not_established_v4)
+                }),
+                bgp.map_or(NONE.to_string(), |b| {
+                    established(b.number_established_v6, b.number_not_established_v6)
+                }),
+                routes_total,
+                routes.map_or(NONE.to_string(), |r| r.routes_v4.len().to_string()),
+                routes.map_or(NONE.to_string(), |r| r.routes_v6.len().to_string()),
+                updated,
+            ]
+        }
+        _ => vec![
+            name,
+            spec.node.clone(),
+            classes,
+            period,
+            bgp_total,
+            routes_total,
+            updated,
+        ],
+    }
+}
+
+fn established(up: u32, down: u32) -> String {
+    format!("{up}/{} established", up + down)
+}
+
+fn daemon_state(d: &BgpDaemonStatus) -> &'static str {
+    match d.state {
+        Some(BgpDaemonState::Ready) => "Ready",
+        Some(BgpDaemonState::NotReady) => "NotReady",
+        None => NONE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nodestatus_api::{
+        AgentStatus, BgpStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, NodeStatusClass,
+        Route, RouteStatus,
+    };
+
+    use super::*;
+
+    fn resource(status: Option<CalicoNodeStatusStatus>) -> CalicoNodeStatus {
+        let mut obj = CalicoNodeStatus::new(
+            "status-n1",
+            CalicoNodeStatusSpec {
+                classes: NodeStatusClass::ALL.to_vec(),
+                node: "n1".into(),
+                update_period_seconds: 10,
+            },
+        );
+        obj.status = status;
+        obj
+    }
+
+    fn full_status() -> CalicoNodeStatusStatus {
+        CalicoNodeStatusStatus {
+            last_updated: Some("2025-01-01T00:00:00Z".into()),
+            agent: Some(AgentStatus {
+                bird_v4: BgpDaemonStatus {
+                    state: Some(BgpDaemonState::Ready),
+                    ..Default::default()
+                },
+                bird_v6: BgpDaemonStatus {
+                    state: Some(BgpDaemonState::NotReady),
+                    ..Default::default()
+                },
+            }),
+            bgp: Some(BgpStatus {
+                number_established_v4: 2,
+                number_not_established_v4: 1,
+                number_established_v6: 0,
+                number_not_established_v6: 3,
+                ..Default::default()
+            }),
+            routes: Some(RouteStatus {
+                routes_v4: vec![Route::default(); 4],
+                routes_v6: vec![Route::default(); 1],
+            }),
+        }
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_row_sums_both_families() {
+        let obj = resource(Some(full_status()));
+        assert_eq!(
+            row(Format::Table, &obj, at("2025-01-01T00:03:05Z")),
+            [
+                "status-n1",
+                "n1",
+                "Agent,BGP,Routes",
+                "10s",
+                "2/6 established",
+                "5",
+                "3m5s"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wide_row_shows_each_family() {
+        let obj = resource(Some(full_status()));
+        assert_eq!(
+            row(Format::Wide, &obj, at("2025-01-01T00:00:07Z")),
+            [
+                "status-n1",
+                "n1",
+                "Agent,BGP,Routes",
+                "10s",
+                "v4 Ready, v6 NotReady",
+                "2/6 established",
+                "2/3 established",
+                "0/3 established",
+                "5",
+                "4",
+                "1",
+                "7s"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_resource_without_status_shows_none() {
+        let mut obj = resource(None);
+        obj.spec.update_period_seconds = 0;
+        assert_eq!(
+            row(Format::Wide, &obj, at("2025-01-01T00:00:00Z")),
+            [
+                "status-n1",
+                "n1",
+                "Agent,BGP,Routes",
+                "off",
+                NONE,
+                NONE,
+                NONE,
+                NONE,
+                NONE,
+                NONE,
+                NONE,
+                NONE
+            ]
+        );
+    }
+}

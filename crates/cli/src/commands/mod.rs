@@ -1,0 +1,10 @@
+//! One module per subcommand: its flags (`Args`) and its `run`.
+
+pub(crate) mod agent;
+pub(crate) mod apply;
+pub(crate) mod bird;
+pub(crate) mod collect;
+pub(crate) mod delete;
+pub(crate) mod get;
+pub(crate) mod lab;
+pub(crate) mod manifests;

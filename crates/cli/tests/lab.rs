@@ -1,0 +1,365 @@
+//! `nodestatus lab up|status|down` with real BIRD 1.6 and BIRD 2: every node's status, read
+//! back with `get -o yaml` through the command `lab up` prints, is what the lab's topology
+//! implies; `down` leaves no namespace or process behind and can run twice.
+//!
+//! Needs root and BIRD (`sudo scripts/install-deps.sh`); without them the tests fail saying so.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use common::{BIN, Run};
+use nodestatus_api::{
+    BgpDaemonState, BgpPeer, BgpPeerType, CalicoNodeStatus, Route, parse_documents,
+};
+use nodestatus_lab::{BirdVersion, ExpectedPeer, LabState, ProcessId, sort_routes};
+
+fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("`id` runs");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+fn require_lab_prerequisites(bird: BirdVersion) {
+    assert!(
+        is_root(),
+        "the lab tests need root (network namespaces): run them as root, as CI does"
+    );
+    let binaries: &[&str] = match bird {
+        BirdVersion::V1_6 => &["/usr/sbin/bird", "/usr/sbin/bird6"],
+        BirdVersion::V2 => &["/opt/nodestatus/bird2/usr/sbin/bird"],
+    };
+    for binary in binaries {
+        assert!(
+            Path::new(binary).is_file(),
+            "{binary} is missing: run `sudo scripts/install-deps.sh`"
+        );
+    }
+}
+
+fn nodestatus(args: &[&str]) -> Run {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("DATASTORE_TYPE")
+        .env_remove("NODESTATUS_SQLITE_PATH")
+        .env_remove("NODESTATUS_LAB_DIR")
+        .output()
+        .expect("the binary runs")
+        .into()
+}
+
+/// A lab directory that is taken down when the test ends, however it ends.
+struct LabDir {
+    dir: tempfile::TempDir,
+}
+
+impl LabDir {
+    fn new() -> Self {
+        LabDir {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    fn path(&self) -> &str {
+        self.dir.path().to_str().expect("a UTF-8 temporary path")
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("nodestatus.db")
+    }
+}
+
+impl Drop for LabDir {
+    fn drop(&mut self) {
+        nodestatus(&["lab", "down", "--dir", self.path()]);
+    }
+}
+
+/// The status's peers are the expected ones (address and type), each in a state its
+/// expectation allows (`Established` for the mesh; the lab's unreachable peers keep trying).
+fn assert_peers(name: &str, seen: &[BgpPeer], expected: &[ExpectedPeer]) {
+    let mut seen_ids: Vec<(String, Option<BgpPeerType>)> = seen
+        .iter()
+        .map(|p| (p.peer_ip.clone(), p.peer_type))
+        .collect();
+    let mut want_ids: Vec<(String, Option<BgpPeerType>)> = expected
+        .iter()
+        .map(|p| (p.peer_ip.clone(), Some(p.peer_type)))
+        .collect();
+    seen_ids.sort_by(|a, b| a.0.cmp(&b.0));
+    want_ids.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(seen_ids, want_ids, "{name}: peers");
+    for want in expected {
+        let state = seen
+            .iter()
+            .find(|p| p.peer_ip == want.peer_ip)
+            .map(|p| p.state.as_str())
+            .unwrap_or_default();
+        assert!(
+            want.state.matches(state),
+            "{name}: peer {} is {state:?}, expected {:?}",
+            want.peer_ip,
+            want.state
+        );
+    }
+}
+
+fn sorted(routes: &[Route]) -> Vec<Route> {
+    let mut routes = routes.to_vec();
+    sort_routes(&mut routes);
+    routes
+}
+
+fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
+    require_lab_prerequisites(bird);
+    let lab = LabDir::new();
+    let started = Instant::now();
+    let up = nodestatus(&[
+        "lab",
+        "up",
+        "--nodes",
+        "3",
+        "--bird",
+        bird.as_str(),
+        "--dir",
+        lab.path(),
+    ]);
+    assert!(up.ok, "lab up failed:\n{}", up.stderr);
+    // Printed for the report; timings are measured, never asserted.
+    eprintln!(
+        "lab up, 3 nodes, BIRD {bird}: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // `lab up` prints the command that reads its datastore; run exactly that.
+    let db = lab.db();
+    let get = format!(
+        "nodestatus --datastore-type sqlite --sqlite-path {} get -o yaml",
+        db.display()
+    );
+    assert!(
+        up.stdout.contains(&get),
+        "lab up did not print `{get}`:\n{}",
+        up.stdout
+    );
+    let args: Vec<&str> = get.split(' ').skip(1).collect();
+    let yaml = nodestatus(&args);
+    assert!(yaml.ok, "{}", yaml.stderr);
+    let objects: Vec<CalicoNodeStatus> = parse_documents(&yaml.stdout)
+        .expect("get -o yaml prints valid resources")
+        .into_iter()
+        .map(|d| d.object)
+        .collect();
+
+    let state = LabState::load(lab.dir.path())
+        .expect("the state file reads")
+        .expect("the lab is up");
+    assert_eq!(objects.len(), state.nodes.len());
+    for (node, expected) in state.nodes.iter().zip(state.expected()) {
+        let name = format!("lab-{}", node.name);
+        let obj = objects
+            .iter()
+            .find(|o| o.metadata.name.as_deref() == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("no resource {name}"));
+        assert_eq!(obj.spec.node, node.name);
+        let status = obj
+            .status
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} has no status"));
+        assert!(status.last_updated.is_some(), "{name}: lastUpdated");
+        let agent = status
+            .agent
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: agent"));
+        for daemon in [&agent.bird_v4, &agent.bird_v6] {
+            assert_eq!(daemon.state, Some(BgpDaemonState::Ready), "{name}");
+            assert!(
+                daemon.version.starts_with(bird.version_prefix()),
+                "{name}: version {}",
+                daemon.version
+            );
+            assert_eq!(daemon.router_id, expected.router_id, "{name}");
+        }
+        let bgp = status.bgp.as_ref().unwrap_or_else(|| panic!("{name}: bgp"));
+        assert_eq!(
+            (
+                bgp.number_established_v4,
+                bgp.number_not_established_v4,
+                bgp.number_established_v6,
+                bgp.number_not_established_v6
+            ),
+            (
+                expected.established_v4,
+                expected.not_established_v4,
+                expected.established_v6,
+                expected.not_established_v6
+            ),
+            "{name}: counts"
+        );
+        assert!(
+            expected.established_v4 > 0 && expected.established_v6 > 0,
+            "the mesh has sessions in both families"
+        );
+        assert_peers(&format!("{name} IPv4"), &bgp.peers_v4, &expected.peers_v4);
+        assert_peers(&format!("{name} IPv6"), &bgp.peers_v6, &expected.peers_v6);
+        let routes = status
+            .routes
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: routes"));
+        assert!(!expected.routes_v4.is_empty() && !expected.routes_v6.is_empty());
+        assert_eq!(
+            sorted(&routes.routes_v4),
+            expected.routes_v4,
+            "{name}: IPv4 routes"
+        );
+        assert_eq!(
+            sorted(&routes.routes_v6),
+            expected.routes_v6,
+            "{name}: IPv6 routes"
+        );
+    }
+
+    let status = nodestatus(&["lab", "status", "--dir", lab.path()]);
+    assert!(status.ok, "{}", status.stderr);
+    let rows: Vec<Vec<&str>> = status
+        .stdout
+        .lines()
+        .skip(2)
+        .map(|l| {
+            l.split("   ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), state.nodes.len(), "{}", status.stdout);
+    for ((row, node), expected) in rows.iter().zip(&state.nodes).zip(state.expected()) {
+        let up = expected.established_v4 + expected.established_v6;
+        let all = up + expected.not_established_v4 + expected.not_established_v6;
+        let peers = format!("{up}/{all} established");
+        assert_eq!(
+            row[..4],
+            [
+                node.name.as_str(),
+                "v4 Ready, v6 Ready",
+                "running",
+                peers.as_str()
+            ],
+            "{}",
+            status.stdout
+        );
+    }
+
+    let processes: Vec<ProcessId> = state
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.daemons
+                .iter()
+                .filter_map(|d| d.process)
+                .chain(n.processes.iter().map(|p| p.process))
+        })
+        .collect();
+    assert_eq!(
+        processes.len(),
+        state.nodes.len() * (bird_daemons(bird) + 1)
+    );
+    let down = nodestatus(&["lab", "down", "--dir", lab.path()]);
+    assert!(down.ok, "{}", down.stderr);
+    assert_eq!(down.stdout, format!("The lab in {} is down.\n", lab.path()));
+    let running: Vec<&ProcessId> = processes.iter().filter(|p| p.is_running()).collect();
+    assert!(
+        running.is_empty(),
+        "still running after lab down: {running:?}"
+    );
+    let netns = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip runs");
+    let left: Vec<String> = String::from_utf8_lossy(&netns.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&format!("{}-", state.prefix)))
+        .map(str::to_string)
+        .collect();
+    assert!(left.is_empty(), "namespaces left after lab down: {left:?}");
+    assert!(!db.exists(), "the lab's datastore is removed");
+
+    let again = nodestatus(&["lab", "down", "--dir", lab.path()]);
+    assert!(again.ok, "{}", again.stderr);
+    assert_eq!(again.stdout, format!("No lab was up in {}.\n", lab.path()));
+}
+
+fn bird_daemons(bird: BirdVersion) -> usize {
+    match bird {
+        BirdVersion::V1_6 => 2,
+        BirdVersion::V2 => 1,
+    }
+}
+
+#[test]
+fn a_bird_1_6_lab_reports_every_node_established_with_its_routes() {
+    a_lab_reports_every_node_established_with_its_routes(BirdVersion::V1_6);
+}
+
+#[test]
+fn a_bird_2_lab_reports_every_node_established_with_its_routes() {
+    a_lab_reports_every_node_established_with_its_routes(BirdVersion::V2);
+}
+
+#[test]
+fn lab_up_without_root_says_to_run_it_as_root() {
+    let lab = LabDir::new();
+    // As root, drop to `nobody` for this one command; as anyone else, just run it. `nobody`
+    // may not be able to reach the build directory, so it runs a link (or copy) of the binary
+    // in a directory it can read.
+    let public = tempfile::tempdir().expect("a temporary directory");
+    let mut command = if is_root() {
+        std::fs::set_permissions(
+            public.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("making the directory readable");
+        let bin = public.path().join("nodestatus");
+        if std::fs::hard_link(BIN, &bin).is_err() {
+            std::fs::copy(BIN, &bin).expect("copying the binary");
+        }
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let run: Run = command
+        .args(["lab", "up", "--dir", lab.path()])
+        .env_remove("DATASTORE_TYPE")
+        .env_remove("NODESTATUS_SQLITE_PATH")
+        .output()
+        .expect("the binary runs")
+        .into();
+    assert!(!run.ok);
+    assert_eq!(
+        run.stderr,
+        "error: bringing the lab up: the lab needs root (network namespaces, routes, BIRD); run it as root\n"
+    );
+    assert!(
+        LabState::load(lab.dir.path())
+            .expect("no state file to misread")
+            .is_none()
+    );
+}
+
+#[test]
+fn lab_status_without_a_lab_fails_saying_so() {
+    let lab = LabDir::new();
+    let run = nodestatus(&["lab", "status", "--dir", lab.path()]);
+    assert!(!run.ok);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: no lab is up in {} (start one with `nodestatus lab up`)\n",
+            lab.path()
+        )
+    );
+}

@@ -1,0 +1,207 @@
+//! The BIRD problems a snapshot shows, per address family, and which of them started or ended
+//! since the previous snapshot: a problem is logged when it starts and when it ends, not on
+//! every tick, and counted in metrics on every collection it affects.
+
+use nodestatus_bird::{ClientError, CollectError, Family, Part, Snapshot, Source};
+
+/// One kind of problem with one family's daemon.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Problem {
+    /// The command that failed; `None` when the daemon could not be reached at all.
+    pub(crate) command: Option<&'static str>,
+    /// `unreachable`, `timeout`, `query` (other I/O or framing failures) or `parse`.
+    pub(crate) kind: &'static str,
+}
+
+/// The problems of one family in a snapshot, each with its message. Commands skipped because
+/// an earlier one broke the connection are not problems of their own.
+pub(crate) fn problems(snapshot: &Snapshot, family: Family) -> Vec<(Problem, String)> {
+    let daemon = match snapshot.source(family) {
+        Source::Unreachable(u) => {
+            let problem = Problem {
+                command: None,
+                kind: "unreachable",
+            };
+            return vec![(problem, u.to_string())];
+        }
+        Source::Daemon(d) => d,
+    };
+    let mut out = Vec::new();
+    let mut part = |failed: Option<&CollectError>| {
+        let Some(e) = failed else { return };
+        let (command, kind) = match e {
+            CollectError::Query(q) => (query_command(q), query_kind(q)),
+            CollectError::Parse { command, .. } => (Some(*command), "parse"),
+            CollectError::Abandoned { .. } => return,
+        };
+        out.push((Problem { command, kind }, e.to_string()));
+    };
+    part(failed(&daemon.status));
+    part(failed(&daemon.protocols));
+    part(failed(&daemon.routes));
+    out
+}
+
+fn failed<T>(part: &Part<T>) -> Option<&CollectError> {
+    match part {
+        Part::Failed(e) => Some(e),
+        _ => None,
+    }
+}
+
+fn query_kind(e: &ClientError) -> &'static str {
+    match e {
+        ClientError::Timeout { .. } => "timeout",
+        _ => "query",
+    }
+}
+
+fn query_command(e: &ClientError) -> Option<&'static str> {
+    let command = match e {
+        ClientError::Io { command, .. }
+        | ClientError::Timeout { command, .. }
+        | ClientError::Closed { command, .. }
+        | ClientError::Frame { command, .. } => command.as_str(),
+        ClientError::Connect { .. } | ClientError::Greeting { .. } => return None,
+    };
+    [
+        nodestatus_bird::SHOW_STATUS,
+        nodestatus_bird::SHOW_PROTOCOLS_ALL,
+        nodestatus_bird::SHOW_ROUTE,
+    ]
+    .into_iter()
+    .find(|c| *c == command)
+}
+
+/// What changed in one family's condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub(crate) family: Family,
+    /// Problems that were not there in the previous snapshot, with their messages.
+    pub(crate) started: Vec<(Problem, String)>,
+    /// Problems of the previous snapshot that are gone.
+    pub(crate) ended: Vec<Problem>,
+}
+
+/// The problems of the previous snapshot.
+#[derive(Debug, Default)]
+pub(crate) struct Conditions {
+    last: [Vec<Problem>; 2],
+}
+
+impl Conditions {
+    /// Records `snapshot`'s problems and returns, per family with a change, what started and
+    /// what ended.
+    pub(crate) fn observe(&mut self, snapshot: &Snapshot) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for (i, family) in Family::ALL.into_iter().enumerate() {
+            let now = problems(snapshot, family);
+            let before = &self.last[i];
+            let started: Vec<_> = now
+                .iter()
+                .filter(|(p, _)| !before.contains(p))
+                .cloned()
+                .collect();
+            let ended: Vec<_> = before
+                .iter()
+                .filter(|p| !now.iter().any(|(q, _)| q == *p))
+                .cloned()
+                .collect();
+            if !started.is_empty() || !ended.is_empty() {
+                changes.push(Change {
+                    family,
+                    started,
+                    ended,
+                });
+            }
+            self.last[i] = now.into_iter().map(|(p, _)| p).collect();
+        }
+        changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{ALL, Src, snapshot2, snapshot16};
+
+    #[test]
+    fn a_good_snapshot_has_no_problems() {
+        let snapshot = snapshot16(Src::Set("bird1.6"), Src::Set("bird1.6"), ALL);
+        assert_eq!(problems(&snapshot, Family::V4), vec![]);
+        assert_eq!(problems(&snapshot, Family::V6), vec![]);
+    }
+
+    #[test]
+    fn an_unparsable_reply_and_an_unreachable_daemon_are_problems_of_their_family() {
+        let snapshot = snapshot16(Src::BrokenRoutes("bird1.6"), Src::Unreachable, ALL);
+        let v4: Vec<Problem> = problems(&snapshot, Family::V4)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        let v6: Vec<Problem> = problems(&snapshot, Family::V6)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        let parse = Problem {
+            command: Some(nodestatus_bird::SHOW_ROUTE),
+            kind: "parse",
+        };
+        let unreachable = Problem {
+            command: None,
+            kind: "unreachable",
+        };
+        assert_eq!((v4, v6), (vec![parse], vec![unreachable]));
+    }
+
+    #[test]
+    fn a_problem_is_reported_when_it_starts_and_when_it_ends_not_while_it_lasts() {
+        let mut conditions = Conditions::default();
+        let good = || snapshot16(Src::Set("bird1.6"), Src::Set("bird1.6"), ALL);
+        let broken = || snapshot16(Src::BrokenRoutes("bird1.6"), Src::Set("bird1.6"), ALL);
+        let parse = Problem {
+            command: Some(nodestatus_bird::SHOW_ROUTE),
+            kind: "parse",
+        };
+        assert_eq!(conditions.observe(&good()), vec![]);
+        let started = conditions.observe(&broken());
+        let message = problems(&broken(), Family::V4)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect::<Vec<_>>();
+        assert_eq!(
+            started,
+            vec![Change {
+                family: Family::V4,
+                started: vec![(parse.clone(), message.concat())],
+                ended: vec![]
+            }]
+        );
+        assert_eq!(conditions.observe(&broken()), vec![]);
+        assert_eq!(
+            conditions.observe(&good()),
+            vec![Change {
+                family: Family::V4,
+                started: vec![],
+                ended: vec![parse]
+            }]
+        );
+    }
+
+    #[test]
+    fn a_bird2_daemon_down_is_a_problem_of_both_families() {
+        let snapshot = snapshot2(Src::Unreachable, ALL);
+        let kinds: Vec<_> = Family::ALL
+            .into_iter()
+            .flat_map(|f| {
+                problems(&snapshot, f)
+                    .into_iter()
+                    .map(move |(p, _)| (f, p.kind))
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![(Family::V4, "unreachable"), (Family::V6, "unreachable")]
+        );
+    }
+}
