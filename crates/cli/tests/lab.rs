@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use common::{BIN, Run};
+use common::{BIN, Run, Watcher};
 use nodestatus_api::{
     BgpDaemonState, BgpPeer, BgpPeerType, CalicoNodeStatus, Route, parse_documents,
 };
@@ -220,6 +220,8 @@ fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
         );
     }
 
+    a_watch_sees_an_agents_write(&db, lab.dir.path());
+
     let status = nodestatus(&["lab", "status", "--dir", lab.path()]);
     assert!(status.ok, "{}", status.stderr);
     let rows: Vec<Vec<&str>> = status
@@ -288,6 +290,80 @@ fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
     let again = nodestatus(&["lab", "down", "--dir", lab.path()]);
     assert!(again.ok, "{}", again.stderr);
     assert_eq!(again.stdout, format!("No lab was up in {}.\n", lab.path()));
+}
+
+/// `get -w` in this process sees a write made by a lab agent: a resource first named for a node
+/// no agent serves is moved to n1, whose agent collects and writes its status at once.
+fn a_watch_sees_an_agents_write(db: &Path, dir: &Path) {
+    let db = db.to_str().expect("a UTF-8 path");
+    let resource = |node: &str| {
+        format!(
+            "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {{name: watched}}\n\
+             spec: {{classes: [Agent], node: {node}, updatePeriodSeconds: 0}}\n"
+        )
+    };
+    let file = dir.join("watched.yaml");
+    let file = file.to_str().expect("a UTF-8 path");
+    let apply = |node: &str| {
+        std::fs::write(file, resource(node)).expect("the resource file is written");
+        let run = nodestatus(&[
+            "--datastore-type",
+            "sqlite",
+            "--sqlite-path",
+            db,
+            "apply",
+            "-f",
+            file,
+        ]);
+        assert!(run.ok, "{}", run.stderr);
+    };
+    apply("nobody-here");
+    let mut command = Command::new(BIN);
+    command.args([
+        "--datastore-type",
+        "sqlite",
+        "--sqlite-path",
+        db,
+        "get",
+        "-w",
+        "-o",
+        "yaml",
+        "watched",
+    ]);
+    let mut watch = Watcher::start(command);
+    let first = watch.lines_until("  updatePeriodSeconds: 0");
+    assert!(
+        !first.iter().any(|l| l == "status:"),
+        "no agent serves that node: {first:#?}"
+    );
+
+    apply("n1");
+    let lines = watch.lines_until("      state: Ready");
+    let start = lines
+        .iter()
+        .rposition(|l| l == "---")
+        .expect("a YAML document");
+    let document = &lines[start..];
+    assert!(
+        document.contains(&"  name: watched".to_string()),
+        "{document:#?}"
+    );
+    assert!(
+        document.contains(&"  node: n1".to_string()),
+        "{document:#?}"
+    );
+    assert!(document.contains(&"status:".to_string()), "{document:#?}");
+    let (ok, stderr) = watch.stop_with("TERM");
+    assert!(ok, "the watch exits with success on SIGTERM: {stderr}");
+    let delete = nodestatus(&[
+        "--datastore-type",
+        "sqlite",
+        "--sqlite-path",
+        db,
+        "delete",
+        "watched",
+    ]);
+    assert!(delete.ok, "{}", delete.stderr);
 }
 
 fn bird_daemons(bird: BirdVersion) -> usize {
