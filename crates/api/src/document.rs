@@ -196,9 +196,37 @@ pub fn list_value(
     })
 }
 
-/// A value as YAML text.
+/// A value as YAML text, block style, keys in the value's order. Strings that a YAML 1.1 reader
+/// would read as a number, a time or a boolean (`09:23:22`, `2021-10-18 09:23:19`, `yes`) are
+/// quoted, so kubectl, calicoctl and PyYAML read back exactly the strings written.
 pub fn to_yaml(value: &Value) -> String {
-    serde_yaml_ng::to_string(value).unwrap_or_default()
+    let mut out = String::new();
+    let mut emitter = yaml_rust2::YamlEmitter::new(&mut out);
+    if emitter.dump(&yaml_of(value)).is_err() {
+        return String::new();
+    }
+    let mut text = out.strip_prefix("---\n").unwrap_or(&out).to_owned();
+    text.push('\n');
+    text
+}
+
+fn yaml_of(value: &Value) -> yaml_rust2::Yaml {
+    use yaml_rust2::Yaml;
+    match value {
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Integer(i),
+            None => Yaml::Real(n.to_string()),
+        },
+        Value::String(s) => Yaml::String(s.clone()),
+        Value::Array(items) => Yaml::Array(items.iter().map(yaml_of).collect()),
+        Value::Object(map) => Yaml::Hash(
+            map.iter()
+                .map(|(k, v)| (Yaml::String(k.clone()), yaml_of(v)))
+                .collect(),
+        ),
+    }
 }
 
 /// A value as indented JSON text, ending with a newline.

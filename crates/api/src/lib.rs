@@ -5,7 +5,8 @@
 //!
 //! Dependencies: `kube` (derive only) and `schemars` generate the CRD schema from the types;
 //! `k8s-openapi` gives the typed `ObjectMeta` and CRD structs; `serde_yaml_ng` (the maintained
-//! successor of the deprecated `serde_yaml`) reads and writes multi-document YAML;
+//! successor of the deprecated `serde_yaml`) reads multi-document YAML; `yaml-rust2`'s emitter
+//! writes it, quoting what a YAML 1.1 reader (kubectl, PyYAML) would misread;
 //! `serde_path_to_error` names the field of a type error.
 //!
 //! Tested by unit tests on the seed's example in both forms, a table of invalid resources with

@@ -250,3 +250,18 @@ fn yaml_syntax_errors_give_the_line() {
     assert!(msg.starts_with("document 1: "), "{msg}");
     assert!(msg.contains("line 3") || msg.contains("line 2"), "{msg}");
 }
+
+#[test]
+fn yaml_output_quotes_strings_a_yaml_1_1_reader_would_misread() {
+    let docs = parse_documents(SEED).expect("seed parses");
+    let yaml = to_yaml(&to_value(&docs[0].object, ApiVersion::V3));
+    for line in [
+        r#"      lastBootTime: "2021-10-18 09:23:19""#,
+        r#"        since: "09:23:22""#,
+        r#"  lastUpdated: "2021-10-18T13:22:03Z""#,
+        "      version: v0.3.3+birdv1.6.8",
+        "    numberEstablishedV4: 2",
+    ] {
+        assert!(yaml.lines().any(|l| l == line), "{line:?} not in:\n{yaml}");
+    }
+}
