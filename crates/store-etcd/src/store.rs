@@ -314,15 +314,7 @@ impl Datastore for EtcdStore {
         for _ in 0..SPEC_UPDATE_ATTEMPTS {
             let mut obj = self.get(name).await?;
             let actual = obj.metadata.resource_version.clone().unwrap_or_default();
-            if let Some(expected) = expected_version
-                && expected != actual
-            {
-                return Err(StoreError::Conflict {
-                    name: name.into(),
-                    expected: expected.into(),
-                    actual,
-                });
-            }
+            StoreError::check_version(name, expected_version, &actual)?;
             obj.spec = spec.clone();
             match self.compare_and_put(name, &obj, revision_of(&actual)).await {
                 Ok(revision) => {

@@ -366,13 +366,7 @@ impl Inner {
             None => self.get(name).await?,
         };
         let actual = version(&obj);
-        if actual != expected {
-            return Err(StoreError::Conflict {
-                name: name.to_owned(),
-                expected: expected.to_owned(),
-                actual,
-            });
-        }
+        StoreError::check_version(name, Some(expected), &actual)?;
         obj.status = Some(status.clone());
         match self.replace(&obj, &context).await {
             Ok(obj) => Ok(obj),
@@ -484,15 +478,7 @@ impl Datastore for KubeStore {
             attempt += 1;
             let current = self.inner.get(name).await?;
             let actual = version(&current);
-            if let Some(expected) = expected_version
-                && actual != expected
-            {
-                return Err(StoreError::Conflict {
-                    name: name.to_owned(),
-                    expected: expected.to_owned(),
-                    actual,
-                });
-            }
+            StoreError::check_version(name, expected_version, &actual)?;
             // The whole object goes back (labels, annotations and status kept); the
             // resourceVersion in it makes the replace compare-and-swap.
             let updated = CalicoNodeStatus {
@@ -533,15 +519,7 @@ impl Datastore for KubeStore {
             // Delete exactly the version read, so that the last state returned is exact.
             let current = self.inner.get(name).await?;
             let actual = version(&current);
-            if let Some(expected) = expected_version
-                && actual != expected
-            {
-                return Err(StoreError::Conflict {
-                    name: name.to_owned(),
-                    expected: expected.to_owned(),
-                    actual,
-                });
-            }
+            StoreError::check_version(name, expected_version, &actual)?;
             let params = DeleteParams {
                 preconditions: Some(Preconditions {
                     resource_version: Some(actual.clone()),

@@ -147,6 +147,19 @@ impl StoreError {
         matches!(self, StoreError::Unavailable { .. })
     }
 
+    /// `Conflict` unless the object's `actual` version is the `expected` one; with no expected
+    /// version any version passes. Backends call it before a conditional write.
+    pub fn check_version(name: &str, expected: Option<&str>, actual: &str) -> Result<()> {
+        match expected {
+            Some(expected) if expected != actual => Err(StoreError::Conflict {
+                name: name.to_owned(),
+                expected: expected.to_owned(),
+                actual: actual.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// An `Unavailable` error with context.
     pub fn unavailable(context: impl fmt::Display, source: impl Into<BoxError>) -> Self {
         StoreError::Unavailable {
