@@ -95,7 +95,7 @@ use rusqlite::Connection;
 use crate::ops::{Limits, NewObject, Written};
 use crate::watch::Notifier;
 
-/// Where the store lives unless told otherwise (the CLI's `--sqlite-path` / `SQLITE_PATH`).
+/// Where the store lives unless told otherwise (the CLI's `--sqlite-path` / `NODESTATUS_SQLITE_PATH`).
 pub const DEFAULT_PATH: &str = "/var/lib/nodestatus/nodestatus.db";
 
 /// Tunables of one opened store. Processes sharing a file may use different values; each
