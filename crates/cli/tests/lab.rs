@@ -15,6 +15,7 @@ use nodestatus_api::{
     BgpDaemonState, BgpPeer, BgpPeerType, CalicoNodeStatus, Route, parse_documents,
 };
 use nodestatus_lab::{BirdVersion, ExpectedPeer, LabState, ProcessId, sort_routes};
+use nodestatus_store_etcd::testing::EtcdServer;
 
 fn is_root() -> bool {
     let out = Command::new("id").arg("-u").output().expect("`id` runs");
@@ -65,6 +66,12 @@ impl LabDir {
         self.dir.path().to_str().expect("a UTF-8 temporary path")
     }
 
+    fn state(&self) -> LabState {
+        LabState::load(self.dir.path())
+            .expect("the state file reads")
+            .expect("the lab is up")
+    }
+
     fn db(&self) -> PathBuf {
         self.dir.path().join("nodestatus.db")
     }
@@ -111,50 +118,26 @@ fn sorted(routes: &[Route]) -> Vec<Route> {
     routes
 }
 
-fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
-    require_lab_prerequisites(bird);
-    let lab = LabDir::new();
-    let started = Instant::now();
-    let up = nodestatus(&[
-        "lab",
-        "up",
-        "--nodes",
-        "3",
-        "--bird",
-        bird.as_str(),
-        "--dir",
-        lab.path(),
-    ]);
-    assert!(up.ok, "lab up failed:\n{}", up.stderr);
-    // Printed for the report; timings are measured, never asserted.
-    eprintln!(
-        "lab up, 3 nodes, BIRD {bird}: {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-
-    // `lab up` prints the command that reads its datastore; run exactly that.
-    let db = lab.db();
-    let get = format!(
-        "nodestatus --datastore-type sqlite --sqlite-path {} get -o yaml",
-        db.display()
-    );
+/// Runs `get`, the command `lab up` printed (checked), and returns the resources it prints.
+fn read_back(up: &Run, get: &str) -> Vec<CalicoNodeStatus> {
     assert!(
-        up.stdout.contains(&get),
+        up.stdout.contains(get),
         "lab up did not print `{get}`:\n{}",
         up.stdout
     );
     let args: Vec<&str> = get.split(' ').skip(1).collect();
     let yaml = nodestatus(&args);
     assert!(yaml.ok, "{}", yaml.stderr);
-    let objects: Vec<CalicoNodeStatus> = parse_documents(&yaml.stdout)
+    parse_documents(&yaml.stdout)
         .expect("get -o yaml prints valid resources")
         .into_iter()
         .map(|d| d.object)
-        .collect();
+        .collect()
+}
 
-    let state = LabState::load(lab.dir.path())
-        .expect("the state file reads")
-        .expect("the lab is up");
+/// Every node's resource has the status the lab's topology implies: daemons Ready with BIRD's
+/// version and the node's router ID, exact session counts, the expected peers and routes.
+fn assert_every_status(objects: &[CalicoNodeStatus], state: &LabState, bird: BirdVersion) {
     assert_eq!(objects.len(), state.nodes.len());
     for (node, expected) in state.nodes.iter().zip(state.expected()) {
         let name = format!("lab-{}", node.name);
@@ -219,6 +202,39 @@ fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
             "{name}: IPv6 routes"
         );
     }
+}
+
+fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
+    require_lab_prerequisites(bird);
+    let lab = LabDir::new();
+    let started = Instant::now();
+    let up = nodestatus(&[
+        "lab",
+        "up",
+        "--nodes",
+        "3",
+        "--bird",
+        bird.as_str(),
+        "--dir",
+        lab.path(),
+    ]);
+    assert!(up.ok, "lab up failed:\n{}", up.stderr);
+    // Printed for the report; timings are measured, never asserted.
+    eprintln!(
+        "lab up, 3 nodes, BIRD {bird}: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // `lab up` prints the command that reads its datastore; run exactly that.
+    let db = lab.db();
+    let get = format!(
+        "nodestatus --datastore-type sqlite --sqlite-path {} get -o yaml",
+        db.display()
+    );
+    let objects = read_back(&up, &get);
+
+    let state = lab.state();
+    assert_every_status(&objects, &state, bird);
 
     a_watch_sees_an_agents_write(&db, lab.dir.path());
 
@@ -253,16 +269,7 @@ fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
         );
     }
 
-    let processes: Vec<ProcessId> = state
-        .nodes
-        .iter()
-        .flat_map(|n| {
-            n.daemons
-                .iter()
-                .filter_map(|d| d.process)
-                .chain(n.processes.iter().map(|p| p.process))
-        })
-        .collect();
+    let processes = state.process_ids();
     assert_eq!(
         processes.len(),
         state.nodes.len() * (bird_daemons(bird) + 1)
@@ -270,21 +277,7 @@ fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
     let down = nodestatus(&["lab", "down", "--dir", lab.path()]);
     assert!(down.ok, "{}", down.stderr);
     assert_eq!(down.stdout, format!("The lab in {} is down.\n", lab.path()));
-    let running: Vec<&ProcessId> = processes.iter().filter(|p| p.is_running()).collect();
-    assert!(
-        running.is_empty(),
-        "still running after lab down: {running:?}"
-    );
-    let netns = Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .expect("ip runs");
-    let left: Vec<String> = String::from_utf8_lossy(&netns.stdout)
-        .lines()
-        .filter(|l| l.starts_with(&format!("{}-", state.prefix)))
-        .map(str::to_string)
-        .collect();
-    assert!(left.is_empty(), "namespaces left after lab down: {left:?}");
+    assert_nothing_left(&state, &processes);
     assert!(!db.exists(), "the lab's datastore is removed");
 
     let again = nodestatus(&["lab", "down", "--dir", lab.path()]);
@@ -366,6 +359,25 @@ fn a_watch_sees_an_agents_write(db: &Path, dir: &Path) {
     assert!(delete.ok, "{}", delete.stderr);
 }
 
+/// After `lab down`: none of the processes runs and none of the lab's namespaces exists.
+fn assert_nothing_left(state: &LabState, processes: &[ProcessId]) {
+    let running: Vec<&ProcessId> = processes.iter().filter(|p| p.is_running()).collect();
+    assert!(
+        running.is_empty(),
+        "still running after lab down: {running:?}"
+    );
+    let netns = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip runs");
+    let left: Vec<String> = String::from_utf8_lossy(&netns.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&format!("{}-", state.prefix)))
+        .map(str::to_string)
+        .collect();
+    assert!(left.is_empty(), "namespaces left after lab down: {left:?}");
+}
+
 fn bird_daemons(bird: BirdVersion) -> usize {
     match bird {
         BirdVersion::V1_6 => 2,
@@ -381,6 +393,126 @@ fn a_bird_1_6_lab_reports_every_node_established_with_its_routes() {
 #[test]
 fn a_bird_2_lab_reports_every_node_established_with_its_routes() {
     a_lab_reports_every_node_established_with_its_routes(BirdVersion::V2);
+}
+
+/// With etcd on this machine's loopback (which the node namespaces cannot reach) the agents run
+/// in the host's network: the statuses land in etcd under Calico's keys, each agent serves its
+/// metrics on its own loopback port, and `down` deletes the lab's resources from etcd.
+#[test]
+fn a_lab_on_etcd_reports_into_etcd_and_down_deletes_its_resources() {
+    let bird = BirdVersion::V2;
+    require_lab_prerequisites(bird);
+    let rt = common::runtime();
+    let server = rt
+        .block_on(EtcdServer::start())
+        .expect("etcd starts (apt-get install etcd-server)");
+    let endpoint = server.endpoint();
+    let etcd = ["--datastore-type", "etcdv3", "--etcd-endpoints", &endpoint];
+    let lab = LabDir::new();
+    let up = nodestatus(
+        &[
+            &etcd[..],
+            &["lab", "up", "--nodes", "2", "--bird", bird.as_str()],
+            &["--dir", lab.path()],
+        ]
+        .concat(),
+    );
+    assert!(up.ok, "lab up failed:\n{}", up.stderr);
+    let get = format!("nodestatus {} get -o yaml", etcd.join(" "));
+    let objects = read_back(&up, &get);
+    let state = lab.state();
+    assert_every_status(&objects, &state, bird);
+    let keys: Vec<String> = state
+        .nodes
+        .iter()
+        .map(|n| {
+            format!(
+                "/calico/resources/v3/projectcalico.org/caliconodestatuses/lab-{}",
+                n.name
+            )
+        })
+        .collect();
+    for key in &keys {
+        let value = server.raw_value(key).expect("etcdctl reads");
+        assert!(
+            value.is_some_and(|v| v.contains("\"numberEstablishedV4\"")),
+            "{key} holds the agent's status"
+        );
+    }
+
+    // Each agent answers on the loopback port its command line names, in this network.
+    let mut ports = Vec::new();
+    for node in &state.nodes {
+        let agent = node
+            .processes
+            .iter()
+            .find(|p| p.name == "agent")
+            .unwrap_or_else(|| panic!("{}: no agent", node.name));
+        let listen = agent
+            .command
+            .iter()
+            .skip_while(|a| *a != "--listen")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{}: no --listen in {:?}", node.name, agent.command));
+        let addr: std::net::SocketAddr = listen.parse().expect("a socket address");
+        assert!(addr.ip().is_loopback(), "{addr}");
+        ports.push(addr.port());
+        let metrics = http_get(addr, "/metrics");
+        assert!(
+            metrics.contains("nodestatus_bgp_session_up"),
+            "{}: /metrics of {addr}:\n{metrics}",
+            node.name
+        );
+    }
+    let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        state.nodes.len(),
+        "distinct ports: {ports:?}"
+    );
+
+    // `lab status` needs no datastore flags (the lab recorded them) and names each agent's port.
+    let status = nodestatus(&["lab", "status", "--dir", lab.path()]);
+    assert!(status.ok, "{}", status.stderr);
+    for (node, port) in state.nodes.iter().zip(&ports) {
+        let row = status
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", node.name)))
+            .unwrap_or_else(|| panic!("no row for {}:\n{}", node.name, status.stdout));
+        assert!(
+            row.contains(&format!("running, 127.0.0.1:{port}"))
+                && row.contains("v4 Ready, v6 Ready"),
+            "{row}"
+        );
+    }
+
+    let processes = state.process_ids();
+    let down = nodestatus(&["lab", "down", "--dir", lab.path()]);
+    assert!(down.ok, "{}", down.stderr);
+    assert_nothing_left(&state, &processes);
+    for key in &keys {
+        assert_eq!(
+            server.raw_value(key).expect("etcdctl reads"),
+            None,
+            "{key} is deleted"
+        );
+    }
+}
+
+/// The body of a plain HTTP/1.0 GET to a loopback address (the agent's HTTP server).
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the agent accepts");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("a read timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("the request is sent");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("the response is read");
+    response
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::config;
@@ -23,7 +23,7 @@ const BRIDGE: &str = "br0";
 /// How long a daemon gets to write its PID file after `bird` returned.
 const PID_FILE_WAIT: Duration = Duration::from_secs(5);
 
-/// A process to start in a node's namespace with [`Lab::spawn`].
+/// A process to start for a node with [`Lab::spawn`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessSpec {
     /// Name, unique on the node: letters, digits, `-` and `_`. Its output goes to
@@ -35,6 +35,20 @@ pub struct ProcessSpec {
     pub args: Vec<OsString>,
     /// Environment variables added to the lab process's own.
     pub env: Vec<(OsString, OsString)>,
+    /// The network it runs in.
+    pub network: ProcessNetwork,
+}
+
+/// The network a node's process runs in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProcessNetwork {
+    /// The node's namespace, like the node's BIRD: it sees only the lab's network.
+    #[default]
+    Node,
+    /// The host's: for a process that must reach a service the node namespaces cannot (an etcd
+    /// on this machine's loopback, an API server) and that reaches the node's BIRD through its
+    /// Unix socket alone, which is a path in the file system and not in a network namespace.
+    Host,
 }
 
 /// A running lab. Dropping it tears the lab down; [`Lab::keep`] leaves it running for
@@ -167,9 +181,9 @@ impl Lab {
         self.state.expected()
     }
 
-    /// Starts a process inside a node's namespace (in its own process group, stdin closed,
-    /// output to its log file), records it in the state file so [`down`] stops it, and returns
-    /// its record.
+    /// Starts a process for a node, in the network [`ProcessSpec::network`] says (in its own
+    /// process group, stdin closed, output to its log file), records it in the state file so
+    /// [`down`] stops it, and returns its record.
     pub fn spawn(&mut self, node: &str, spec: ProcessSpec) -> Result<Process> {
         let valid_name = !spec.name.is_empty()
             && spec
@@ -199,7 +213,10 @@ impl Lab {
         let err = out
             .try_clone()
             .map_err(|e| LabError::io("creating a process log", &log, e))?;
-        let mut command = netns::exec_in(&n.namespace, &spec.program);
+        let mut command = match spec.network {
+            ProcessNetwork::Node => netns::exec_in(&n.namespace, &spec.program),
+            ProcessNetwork::Host => Command::new(&spec.program),
+        };
         command
             .args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))

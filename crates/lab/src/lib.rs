@@ -55,7 +55,7 @@ mod topology;
 
 pub use error::{LabError, Result};
 pub use expected::{ExpectedNode, ExpectedPeer, ExpectedState};
-pub use lab::{Lab, ProcessSpec, down, status};
+pub use lab::{Lab, ProcessNetwork, ProcessSpec, down, status};
 pub use nodestatus_api::sort_routes;
 pub use process::ProcessId;
 pub use spec::{BirdVersion, Family, LabSpec, MAX_NODES, unique_prefix};

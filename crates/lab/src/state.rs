@@ -130,6 +130,20 @@ impl LabState {
         dir.join(STATE_FILE)
     }
 
+    /// Every process the lab started and [`crate::down`] stops: each node's BIRD daemons, then
+    /// the processes spawned for it.
+    pub fn process_ids(&self) -> Vec<ProcessId> {
+        self.nodes
+            .iter()
+            .flat_map(|n| {
+                n.daemons
+                    .iter()
+                    .filter_map(|d| d.process)
+                    .chain(n.processes.iter().map(|p| p.process))
+            })
+            .collect()
+    }
+
     /// Reads the state file in `dir`; `None` when there is none (no lab up there).
     pub fn load(dir: &Path) -> Result<Option<Self>> {
         let path = Self::path(dir);

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use nodestatus_lab::{
-    BirdVersion, ExpectedState, Family, Lab, LabError, LabSpec, LabState, ProcessId, ProcessSpec,
-    down, status,
+    BirdVersion, ExpectedState, Family, Lab, LabError, LabSpec, LabState, ProcessId,
+    ProcessNetwork, ProcessSpec, down, status,
 };
 
 fn namespaces(state: &LabState) -> Vec<String> {
@@ -18,16 +18,7 @@ fn namespaces(state: &LabState) -> Vec<String> {
 }
 
 fn processes(state: &LabState) -> Vec<ProcessId> {
-    state
-        .nodes
-        .iter()
-        .flat_map(|n| {
-            n.daemons
-                .iter()
-                .filter_map(|d| d.process)
-                .chain(n.processes.iter().map(|p| p.process))
-        })
-        .collect()
+    state.process_ids()
 }
 
 fn netns_exists(name: &str) -> bool {
@@ -60,15 +51,37 @@ fn assert_gone(state: &LabState) {
 }
 
 fn sleeper(name: &str) -> ProcessSpec {
+    sleeper_in(name, ProcessNetwork::Node)
+}
+
+fn sleeper_in(name: &str, network: ProcessNetwork) -> ProcessSpec {
     ProcessSpec {
         name: name.to_string(),
         program: "/bin/sh".into(),
-        // Prints the namespace's address to its log, then stays until stopped.
+        // Prints its network namespace and eth0's addresses to its log, then stays until stopped.
         args: vec![
             "-c".into(),
-            "ip -br addr show dev eth0; exec sleep 600".into(),
+            "readlink /proc/self/ns/net; ip -br addr show dev eth0; exec sleep 600".into(),
         ],
         env: Vec::new(),
+        network,
+    }
+}
+
+/// The network namespace a process's log (from [`sleeper_in`]) names, once it is written.
+fn logged_namespace(log: &Path) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.starts_with("net:[")) {
+            return line.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no namespace in {}: {text:?}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -78,16 +91,26 @@ fn down_leaves_nothing_behind(bird: BirdVersion) {
         .lab
         .spawn("n2", sleeper("agent"))
         .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let on_host = test
+        .lab
+        .spawn("n2", sleeper_in("on-host", ProcessNetwork::Host))
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
     let state = test.lab.state().clone();
-    assert_eq!(state.nodes[1].processes, vec![agent.clone()]);
+    assert_eq!(
+        state.nodes[1].processes,
+        vec![agent.clone(), on_host.clone()]
+    );
     assert!(namespaces(&state).iter().all(|n| netns_exists(n)));
     let expected_daemons = if bird == BirdVersion::V1_6 { 6 } else { 3 };
-    assert_eq!(processes(&state).len(), expected_daemons + 1);
+    assert_eq!(processes(&state).len(), expected_daemons + 2);
     assert!(processes(&state).iter().all(ProcessId::is_running));
-    // The spawned process runs inside n2's namespace.
+    // The node's process runs inside n2's namespace; the host one in this test's.
     test.lab
         .wait_established(common::CONVERGE)
         .unwrap_or_else(|e| panic!("{e}"));
+    let ours = std::fs::read_link("/proc/self/ns/net").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(logged_namespace(&on_host.log), ours.to_string_lossy());
+    assert_ne!(logged_namespace(&agent.log), ours.to_string_lossy());
     let log = std::fs::read_to_string(&agent.log).unwrap_or_else(|e| panic!("{e}"));
     assert!(log.contains("10.99.0.12/24"), "agent log: {log:?}");
 

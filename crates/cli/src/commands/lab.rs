@@ -9,8 +9,11 @@
 //!   `<dir>/nodestatus.db`. `up` records the choice in `<dir>/datastore.json`, so `status` and
 //!   `down` need no flags, and prints the exact `nodestatus ... get -o yaml` that reads it.
 //!   `down` removes the lab's own file, or deletes the lab's resources from any other datastore.
-//!   The agents run inside the node namespaces, whose loopback is their own: an etcd on this
-//!   machine's loopback is refused rather than timed out on.
+//! - Agents: with SQLite each runs inside its node's namespace, like a node's own agent, serving
+//!   `/metrics` on the namespace's loopback (`127.0.0.1:9094` there). A node namespace sees only
+//!   the lab's subnet, so with etcd or Kubernetes the agents run in this machine's network, where
+//!   the datastore the flags name is reachable (an etcd on loopback included), each on its own
+//!   free loopback port; they reach their node's BIRD through its Unix socket either way.
 //! - Resources: `lab-<node>` (`lab-n1`, ...), every class, `--period` seconds.
 //! - `up` waits until BIRD itself shows every mesh session Established and every route
 //!   exchanged, then until every agent's status shows the sessions and route counts the topology
@@ -18,7 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::net::IpAddr;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,7 +32,8 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use nodestatus_api::{BgpDaemonState, CalicoNodeStatus, CalicoNodeStatusSpec, NodeStatusClass};
 use nodestatus_lab::{
-    BirdVersion, ExpectedNode, Family, Lab, LabError, LabSpec, LabState, Node, ProcessSpec,
+    BirdVersion, ExpectedNode, Family, Lab, LabError, LabSpec, LabState, Node, ProcessNetwork,
+    ProcessSpec,
 };
 use nodestatus_store::{Datastore, NodeFilter, StoreError};
 
@@ -118,7 +122,6 @@ async fn up(args: UpArgs, global: &DatastoreArgs) -> anyhow::Result<()> {
     let dir = std::path::absolute(&args.dir.dir)
         .with_context(|| format!("resolving the lab directory {}", args.dir.dir.display()))?;
     let datastore = lab_datastore(global, &dir);
-    check_reachable_from_namespaces(&datastore)?;
     let exe =
         std::env::current_exe().context("finding the nodestatus binary to run as the agent")?;
     let progress = Progress::new();
@@ -205,10 +208,15 @@ impl Up {
         let datastore_args = self.datastore.to_args()?;
         let lab = self.lab.as_mut().context("the lab is gone")?;
         let names: Vec<String> = lab.nodes().iter().map(|n| n.name.clone()).collect();
-        for name in &names {
+        let network = agent_network(&self.datastore);
+        let listen = agent_listen_addresses(network, names.len())?;
+        for (name, listen) in names.iter().zip(listen) {
             let node = lab.node(name)?.clone();
-            lab.spawn(name, agent_process(exe, &datastore_args, &node)?)
-                .with_context(|| format!("starting the agent of {name}"))?;
+            lab.spawn(
+                name,
+                agent_process(exe, &datastore_args, &node, network, listen)?,
+            )
+            .with_context(|| format!("starting the agent of {name}"))?;
         }
         let deadline = Instant::now() + Duration::from_secs(args.timeout);
         self.wait_established(progress, deadline).await?;
@@ -322,41 +330,34 @@ fn lab_datastore(global: &DatastoreArgs, dir: &Path) -> DatastoreArgs {
     datastore
 }
 
-/// The agents run inside the node namespaces, whose loopback is their own: an etcd on this
-/// machine's loopback cannot be reached from there.
-fn check_reachable_from_namespaces(datastore: &DatastoreArgs) -> anyhow::Result<()> {
-    if datastore.datastore_type != DatastoreType::Etcdv3 {
-        return Ok(());
+/// Where the agents run: see the module docs.
+fn agent_network(datastore: &DatastoreArgs) -> ProcessNetwork {
+    match datastore.datastore_type {
+        DatastoreType::Sqlite => ProcessNetwork::Node,
+        DatastoreType::Etcdv3 | DatastoreType::Kubernetes => ProcessNetwork::Host,
     }
-    let endpoints = datastore.etcd_endpoints.as_deref().unwrap_or_default();
-    for endpoint in endpoints
-        .split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        let host = endpoint
-            .split_once("://")
-            .map_or(endpoint, |(_, rest)| rest)
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.split_once(']'))
-            .map_or_else(
-                || host.rsplit_once(':').map_or(host, |(h, _)| h),
-                |(h, _)| h,
-            );
-        let loopback =
-            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if loopback {
-            bail!(
-                "etcd endpoint {endpoint} is on loopback, which the agents cannot reach: they run inside the \
-                 node namespaces, whose loopback is their own; use the default SQLite datastore for the lab"
-            );
+}
+
+/// The `--listen` address of each of `count` agents: the agent's default inside node namespaces
+/// (each has its own loopback); in this machine's network, distinct free loopback ports, found by
+/// binding them all at once and released just before the agents start.
+fn agent_listen_addresses(
+    network: ProcessNetwork,
+    count: usize,
+) -> anyhow::Result<Vec<Option<SocketAddr>>> {
+    match network {
+        ProcessNetwork::Node => Ok(vec![None; count]),
+        ProcessNetwork::Host => {
+            let held = (0..count)
+                .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+                .collect::<std::io::Result<Vec<_>>>()
+                .context("finding free loopback ports for the agents' /metrics")?;
+            held.iter()
+                .map(|l| l.local_addr().map(Some))
+                .collect::<std::io::Result<_>>()
+                .context("reading a free loopback port")
         }
     }
-    Ok(())
 }
 
 /// Namespace names must not collide between labs running at the same time: a lab is known by
@@ -373,13 +374,15 @@ fn prefix_for(dir: &Path) -> String {
     format!("nsl-{hash:08x}")
 }
 
-/// `nodestatus [datastore flags] agent --node N --bird-socket S [--bird6-socket S6]` for one
-/// node, run inside its namespace: its HTTP endpoint stays on the agent's default loopback
-/// address, which is the namespace's own, so the agents' ports never collide.
+/// `nodestatus [datastore flags] agent --node N --bird-socket S [--bird6-socket S6]
+/// [--listen A]` for one node, in `network`. Without `listen` its HTTP endpoint stays on the
+/// agent's default loopback address, which inside a node namespace is the namespace's own.
 fn agent_process(
     exe: &Path,
     datastore_args: &[OsString],
     node: &Node,
+    network: ProcessNetwork,
+    listen: Option<SocketAddr>,
 ) -> anyhow::Result<ProcessSpec> {
     let v4 = node
         .socket(Family::V4)
@@ -399,11 +402,15 @@ fn agent_process(
     if v6 != v4 {
         args.extend(["--bird6-socket".into(), v6.into()]);
     }
+    if let Some(listen) = listen {
+        args.extend(["--listen".into(), listen.to_string().into()]);
+    }
     Ok(ProcessSpec {
         name: "agent".into(),
         program: exe.to_path_buf(),
         args,
         env: vec![("RUST_LOG".into(), "info".into())],
+        network,
     })
 }
 
@@ -560,9 +567,14 @@ fn node_row(node: &Node, obj: Option<&CalicoNodeStatus>, now: Timestamp) -> Vec<
         }
     };
     let agent = match node.processes.iter().find(|p| p.name == "agent") {
-        Some(p) if p.process.is_running() => "running",
-        Some(_) => "exited",
-        None => "<none>",
+        // An agent in this machine's network names its own port; one in a node namespace
+        // serves the agent's default address there.
+        Some(p) if p.process.is_running() => match flag_value(&p.command, "--listen") {
+            Some(listen) => format!("running, {listen}"),
+            None => "running".to_string(),
+        },
+        Some(_) => "exited".to_string(),
+        None => "<none>".to_string(),
     };
     let peers = status
         .and_then(|s| s.bgp.as_ref())
@@ -581,11 +593,20 @@ fn node_row(node: &Node, obj: Option<&CalicoNodeStatus>, now: Timestamp) -> Vec<
     vec![
         node.name.clone(),
         bird,
-        agent.to_string(),
+        agent,
         peers,
         routes,
         table::age_of(status.and_then(|s| s.last_updated.as_deref()), now),
     ]
+}
+
+/// The word after `flag` in a command line.
+fn flag_value<'a>(command: &'a [String], flag: &str) -> Option<&'a str> {
+    command
+        .iter()
+        .skip_while(|a| *a != flag)
+        .nth(1)
+        .map(String::as_str)
 }
 
 fn state_word(state: Option<BgpDaemonState>) -> &'static str {
@@ -768,32 +789,30 @@ mod tests {
     }
 
     #[test]
-    fn etcd_on_loopback_is_refused_and_elsewhere_accepted() {
-        let etcd = |endpoints: &str| DatastoreArgs {
-            datastore_type: DatastoreType::Etcdv3,
-            etcd_endpoints: Some(endpoints.into()),
+    fn agents_run_in_the_node_namespaces_with_sqlite_and_on_distinct_host_ports_otherwise() {
+        let of = |datastore_type| DatastoreArgs {
+            datastore_type,
             ..Default::default()
         };
-        for refused in [
-            "http://127.0.0.1:2379",
-            "http://localhost:2379",
-            "https://[::1]:2379",
-            "http://10.99.0.1:2379,http://127.0.0.2:2379",
-        ] {
-            assert!(
-                check_reachable_from_namespaces(&etcd(refused)).is_err(),
-                "{refused}"
-            );
+        assert_eq!(
+            agent_network(&of(DatastoreType::Sqlite)),
+            ProcessNetwork::Node
+        );
+        for remote in [DatastoreType::Etcdv3, DatastoreType::Kubernetes] {
+            assert_eq!(agent_network(&of(remote)), ProcessNetwork::Host);
         }
-        for accepted in [
-            "http://10.99.0.1:2379",
-            "https://[fd99::1]:2379",
-            "https://etcd.example:2379",
-        ] {
-            assert!(
-                check_reachable_from_namespaces(&etcd(accepted)).is_ok(),
-                "{accepted}"
-            );
-        }
+        assert_eq!(
+            agent_listen_addresses(ProcessNetwork::Node, 3).unwrap_or_else(|e| panic!("{e}")),
+            vec![None; 3]
+        );
+        let host: Vec<SocketAddr> = agent_listen_addresses(ProcessNetwork::Host, 3)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(host.len(), 3);
+        assert!(host.iter().all(|a| a.ip().is_loopback() && a.port() != 0));
+        let ports: std::collections::BTreeSet<u16> = host.iter().map(SocketAddr::port).collect();
+        assert_eq!(ports.len(), 3, "{host:?}");
     }
 }
