@@ -30,7 +30,7 @@ pub(crate) fn labels() -> BTreeMap<String, String> {
     BTreeMap::from([("app.kubernetes.io/name".to_owned(), NAME.to_owned())])
 }
 
-pub(crate) fn object() -> DaemonSet {
+pub(crate) fn object(image: &str) -> DaemonSet {
     DaemonSet {
         metadata: ObjectMeta {
             name: Some(NAME.into()),
@@ -48,7 +48,7 @@ pub(crate) fn object() -> DaemonSet {
                     labels: Some(labels()),
                     ..ObjectMeta::default()
                 }),
-                spec: Some(pod()),
+                spec: Some(pod(image)),
             },
             ..DaemonSetSpec::default()
         },
@@ -56,7 +56,7 @@ pub(crate) fn object() -> DaemonSet {
     }
 }
 
-fn pod() -> PodSpec {
+fn pod(image: &str) -> PodSpec {
     PodSpec {
         service_account_name: Some(NAME.into()),
         node_selector: Some(BTreeMap::from([(
@@ -81,7 +81,7 @@ fn pod() -> PodSpec {
             ..PodSecurityContext::default()
         }),
         termination_grace_period_seconds: Some(10),
-        containers: vec![agent()],
+        containers: vec![agent(image)],
         volumes: Some(vec![Volume {
             name: "bird-sockets".into(),
             // `Directory`: the pod waits for calico-node to create it instead of creating an
@@ -96,10 +96,10 @@ fn pod() -> PodSpec {
     }
 }
 
-fn agent() -> Container {
+fn agent(image: &str) -> Container {
     Container {
         name: "agent".into(),
-        image: Some("nodestatus:latest".into()),
+        image: Some(image.into()),
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["nodestatus".into(), "agent".into()]),
         env: Some(vec![

@@ -65,20 +65,41 @@ pub fn rbac() -> String {
     )
 }
 
-/// The agent's DaemonSet (one pod per node, every node).
+/// The image the checked-in DaemonSet names. It is not published: an operator builds an image
+/// with the `nodestatus` binary on its PATH and names it with [`daemonset_with_image`]
+/// (`nodestatus manifests daemonset --image ...`).
+pub const DEFAULT_IMAGE: &str = "nodestatus:latest";
+
+/// The agent's DaemonSet (one pod per node, every node), with [`DEFAULT_IMAGE`].
 pub fn daemonset() -> String {
-    format!(
+    daemonset_with_image(DEFAULT_IMAGE)
+}
+
+/// The agent's DaemonSet running `image`.
+pub fn daemonset_with_image(image: &str) -> String {
+    let header = if image == DEFAULT_IMAGE {
         "# The nodestatus agent on every node. The image `nodestatus:latest` is not published: build an\n\
          # image with the `nodestatus` binary on its PATH, push it where the nodes can pull it, and set\n\
-         # `image:` below to it.\n\
-         {GENERATED}{}",
-        to_yaml(&daemonset::object())
-    )
+         # `image:` below to it (`nodestatus manifests daemonset --image ...` does).\n"
+    } else {
+        "# The nodestatus agent on every node.\n"
+    };
+    format!("{header}{GENERATED}{}", to_yaml(&daemonset::object(image)))
 }
 
 /// The CRD, the RBAC and the DaemonSet as one multi-document YAML file, in that order.
 pub fn all() -> String {
-    format!("{}---\n{}---\n{}", crd(), rbac(), daemonset())
+    all_with_image(DEFAULT_IMAGE)
+}
+
+/// [`all`] with the DaemonSet running `image`.
+pub fn all_with_image(image: &str) -> String {
+    format!(
+        "{}---\n{}---\n{}",
+        crd(),
+        rbac(),
+        daemonset_with_image(image)
+    )
 }
 
 const GENERATED: &str =

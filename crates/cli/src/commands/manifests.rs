@@ -1,6 +1,8 @@
 //! `nodestatus manifests`: prints the Kubernetes manifests (CRD, RBAC, agent DaemonSet) that
 //! `deploy/` holds, generated from the same types, for `kubectl apply -f -`.
 
+use anyhow::bail;
+
 use crate::output::print;
 
 /// Print Kubernetes manifests as YAML.
@@ -9,6 +11,10 @@ pub(crate) struct Args {
     /// Which manifest.
     #[arg(value_enum)]
     which: Which,
+
+    /// The agent's image, for `daemonset` and `all` (default: nodestatus:latest, not published).
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
 }
 
 /// The manifests.
@@ -25,10 +31,20 @@ enum Which {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let image = args
+        .image
+        .as_deref()
+        .unwrap_or(nodestatus_manifests::DEFAULT_IMAGE);
+    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("--image {image:?}: an image reference has no spaces and is not empty");
+    }
     print(&match args.which {
+        Which::Crd | Which::Rbac if args.image.is_some() => {
+            bail!("--image is for the DaemonSet: use it with `daemonset` or `all`")
+        }
         Which::Crd => nodestatus_manifests::crd(),
         Which::Rbac => nodestatus_manifests::rbac(),
-        Which::Daemonset => nodestatus_manifests::daemonset(),
-        Which::All => nodestatus_manifests::all(),
+        Which::Daemonset => nodestatus_manifests::daemonset_with_image(image),
+        Which::All => nodestatus_manifests::all_with_image(image),
     })
 }
