@@ -25,7 +25,9 @@
 //! Tests: unit tests per module with replies in BIRD's real grammar (framing split at every byte,
 //! continuation lines, error replies, `0013`/`0014`/`0024`; 1.6 and 2.x/3.x rows and routes:
 //! `down`/`Passive` sessions, error reasons, `iso long` times, multipath, `onlink`, `weight`,
-//! `from`, blackhole/unreachable/prohibited, alternatives); golden tests (`tests/golden.rs`) on
+//! `from`, blackhole/unreachable/prohibited, alternatives, networks of other types, every
+//! built-in `timeformat`, BIRD 3's `Flush` state), built with BIRD's own format strings where
+//! no capture exists; golden tests (`tests/golden.rs`) on
 //! replies captured from real BIRD 1.6 and 2.0 (`tests/fixtures/`, written by the lab crate and
 //! by hand on loopback) against reviewed expected JSON in `tests/golden/`
 //! (`NODESTATUS_BLESS=1` rewrites them after a recapture); tests against real `bird`, `bird6`

@@ -11,8 +11,9 @@ use serde::Serialize;
 use crate::error::ParseError;
 use crate::reply::{Line, Reply};
 
-/// BIRD's BGP state words (`proto/bgp/bgp.c`: `bgp_state_names` and `bgp_state_dsc`).
-pub const BGP_STATES: [&str; 9] = [
+/// BIRD's BGP state words (`proto/bgp/bgp.c`: `bgp_state_names` and `bgp_state_dsc`; `Flush`
+/// since BIRD 3, for a session whose routes are being flushed).
+pub const BGP_STATES: [&str; 10] = [
     "Idle",
     "Connect",
     "Active",
@@ -22,6 +23,7 @@ pub const BGP_STATES: [&str; 9] = [
     "Close",
     "Down",
     "Passive",
+    "Flush",
 ];
 
 /// One protocol instance.
@@ -192,8 +194,11 @@ fn parse_row(line: &Line<'_>) -> Result<Protocol, ParseError> {
                 ..Bgp::default()
             }
         } else {
+            // `bgp_get_status` prints no state word for a protocol that is down, which in
+            // BIRD 1.6 and 2.x includes one still flushing its routes (row state `flush`);
+            // `bgp_state_dsc` calls both `Down`.
             Bgp {
-                state: (state == "down").then(|| "Down".to_owned()),
+                state: matches!(state, "down" | "flush").then(|| "Down".to_owned()),
                 reason: info.to_owned(),
                 ..Bgp::default()
             }
@@ -247,10 +252,13 @@ fn detail(protocol: &mut Protocol, in_channel: &mut bool, text: &str) {
             };
             match key {
                 "BGP state" => bgp.state = owned(),
-                // `%I%J`: a link-local neighbor is printed with its interface, `fe80::1%eth0`.
+                // `%I%J%s`: a link-local neighbor is printed with its interface,
+                // `fe80::1%eth0`; since BIRD 2.18 and 3.2 an `onlink` one is followed by
+                // ` onlink`.
                 "Neighbor address" => {
+                    let address = value.split_ascii_whitespace().next().unwrap_or(value);
                     bgp.neighbor_address =
-                        Some(value.split('%').next().unwrap_or(value).to_owned());
+                        Some(address.split('%').next().unwrap_or(address).to_owned());
                 }
                 "Neighbor AS" => bgp.neighbor_as = value.parse().ok(),
                 "Local AS" => bgp.local_as = value.parse().ok(),
@@ -740,6 +748,182 @@ mod tests {
                 text: "device1  Device   master   up".into()
             })
         );
+    }
+
+    /// A row as BIRD 2.x/3.x `proto_cmd_show` prints it: `"%-10s %-10s %-10s %-6s %-12s  %s"`.
+    fn row_2x(
+        name: &str,
+        proto: &str,
+        table: &str,
+        state: &str,
+        since: &str,
+        info: &str,
+    ) -> String {
+        format!("{name:<10} {proto:<10} {table:<10} {state:<6} {since:<12}  {info}")
+    }
+
+    /// A row as BIRD 1.6 `proto_cmd_show` prints it: `"%-8s %-8s %-8s %-5s  %-10s  %s"`.
+    fn row_16(
+        name: &str,
+        proto: &str,
+        table: &str,
+        state: &str,
+        since: &str,
+        info: &str,
+    ) -> String {
+        format!("{name:<8} {proto:<8} {table:<8} {state:<5}  {since:<10}  {info}")
+    }
+
+    /// The info column of a BGP protocol that is not down, as `bgp_get_status` prints it:
+    /// `"%-14s%s%s"` (state, error class, error message).
+    fn bgp_info(state: &str, class: &str, message: &str) -> String {
+        format!("{state:<14}{class}{message}")
+    }
+
+    #[test]
+    fn a_flushing_session_is_flush_in_bird_3_and_down_before() {
+        let shutdown = "Administrative shutdown";
+        let text = format!(
+            "2002-{}\n1002-{}\n {}\n {}\n0000 \n",
+            row_2x("Name", "Proto", "Table", "State", "Since", "Info"),
+            // BIRD 3: `bgp_state_dsc` says `Flush` while the protocol is in `PS_FLUSH`.
+            row_2x(
+                "Mesh_10_0_0_2",
+                "BGP",
+                "---",
+                "flush",
+                "12:00:00.000",
+                &bgp_info("Flush", "Received: ", shutdown)
+            ),
+            // BIRD 2.x: `flush` is `PS_DOWN`, so only the error is printed.
+            row_2x(
+                "Mesh_10_0_0_3",
+                "BGP",
+                "---",
+                "flush",
+                "12:00:00.000",
+                &format!("Received: {shutdown}")
+            ),
+            // BIRD 1.6: the same, in the narrower columns.
+            row_16(
+                "Mesh_10_0_0_4",
+                "BGP",
+                "master",
+                "flush",
+                "12:00:00",
+                &format!("Received: {shutdown}")
+            ),
+        );
+        let got = parse(&text).unwrap();
+        let received = format!("Received: {shutdown}");
+        assert_eq!(
+            got,
+            vec![
+                bgp(
+                    row(
+                        "Mesh_10_0_0_2",
+                        "BGP",
+                        "---",
+                        "flush",
+                        "12:00:00.000",
+                        &bgp_info("Flush", "Received: ", shutdown)
+                    ),
+                    Some("Flush"),
+                    &received
+                ),
+                bgp(
+                    row(
+                        "Mesh_10_0_0_3",
+                        "BGP",
+                        "---",
+                        "flush",
+                        "12:00:00.000",
+                        &received
+                    ),
+                    Some("Down"),
+                    &received
+                ),
+                bgp(
+                    row(
+                        "Mesh_10_0_0_4",
+                        "BGP",
+                        "master",
+                        "flush",
+                        "12:00:00",
+                        &received
+                    ),
+                    Some("Down"),
+                    &received
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_built_in_time_format_is_one_since_value() {
+        // `timeformat protocol ...` (`nest/config.Y`; 1.6: `sysdep/unix/config.Y`): iso short
+        // (`%T`, or `%F` after 20 hours), iso short ms/us, iso long, iso long ms/us, and 1.6's
+        // old short (relative: `%H:%M`, `Jan02`, `2024`) and old long (`%d-%m-%Y %T`).
+        let times = [
+            "12:34:56",
+            "2024-01-02",
+            "12:34:56.123",
+            "12:34:56.123456",
+            "2024-01-02 12:34:56",
+            "2024-01-02 12:34:56.123",
+            "2024-01-02 12:34:56.123456",
+            "12:34",
+            "Jan02",
+            "2024",
+            "02-01-2024 12:34:56",
+        ];
+        for since in times {
+            let info = bgp_info("Active", "Socket: ", "Connection refused");
+            let text = format!(
+                "1002-{}\n {}\n0000 \n",
+                row_2x("Node_10_0_0_3", "BGP", "---", "start", since, &info),
+                row_16("direct1", "Direct", "master", "up", since, ""),
+            );
+            let got = parse(&text).unwrap();
+            assert_eq!(
+                got,
+                vec![
+                    bgp(
+                        row("Node_10_0_0_3", "BGP", "---", "start", since, &info),
+                        Some("Active"),
+                        "Socket: Connection refused"
+                    ),
+                    row("direct1", "Direct", "master", "up", since, ""),
+                ],
+                "{since}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_onlink_neighbor_address_is_the_address_alone() {
+        // BIRD 2.18+/3.2+ `bgp_show_proto_info`: `"    Neighbor address: %I%J%s"`.
+        let detail = |address: &str| {
+            format!(
+                "1002-{}\n1006-  BGP state:          Established\n    Neighbor address: {address}\n    Neighbor AS:      65001\n \n0000 \n",
+                row_2x("Node_x", "BGP", "---", "up", "12:00:00.000", "Established")
+            )
+        };
+        for (printed, address) in [
+            ("10.0.0.2 onlink", "10.0.0.2"),
+            ("fe80::2%eth0 onlink", "fe80::2"),
+            ("fe80::2%eth0", "fe80::2"),
+        ] {
+            let got = parse(&detail(printed)).unwrap();
+            assert_eq!(
+                got[0]
+                    .bgp
+                    .as_ref()
+                    .and_then(|b| b.neighbor_address.as_deref()),
+                Some(address),
+                "{printed}"
+            );
+        }
     }
 
     #[test]

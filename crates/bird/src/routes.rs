@@ -12,6 +12,9 @@
 //!   or `\tdev <if>...`.
 //! - Both: further routes for the same destination follow with an empty (blank-padded)
 //!   destination; `*` marks the primary route, `!` a primary route the kernel refused.
+//! - Routes for networks that are not IP prefixes (BIRD 2/3 list a table of every network
+//!   type: VPN, ROA, flowspec, MPLS, ...) are skipped with their alternatives and next hops, as
+//!   are the lines after an `8000 <line overflow>` until the next destination.
 //!
 //! `show route all` adds attribute lines with other codes (`1008`, `1012`), which are skipped.
 
@@ -204,14 +207,24 @@ impl RouteTable {
         let mut hops = Vec::with_capacity(reply.len() / 56);
         let mut table = Span::default();
         let mut destination: Option<Span> = None;
+        // True while the lines belong to a route that is not kept (a network that is not an IP
+        // prefix, or one lost to a line overflow): its alternatives and next hops go with it.
+        let mut skipping = false;
         for line in reply.lines() {
             if line.code != 1007 {
+                // `cli_printf` replaces a line too long for its buffer by `8000-<line
+                // overflow>`: the route is lost, and which destination the lines after it
+                // belong to is unknown until the next one is named.
+                if line.code == 8000 {
+                    skipping = true;
+                }
                 continue;
             }
             let text = line.text;
             match text.as_bytes().first() {
                 // The blank line BIRD 2 prints between tables.
                 None => {}
+                Some(b'\t' | b' ') if skipping => {}
                 Some(b'\t') => {
                     let Some(route) = routes.last_mut() else {
                         return Err(ParseError::at(&line, "next hop before any route"));
@@ -232,9 +245,15 @@ impl RouteTable {
                     {
                         table = Span::of(line.offset, text, name);
                         destination = None;
+                        skipping = false;
                         continue;
                     }
                     let end = first_space(text);
+                    skipping = !is_ip_destination(&text[..end], &text[end..]);
+                    if skipping {
+                        destination = None;
+                        continue;
+                    }
                     let dst = Span::of(line.offset, text, &text[..end]);
                     destination = Some(dst);
                     routes.push(parse_route(&line, &text[end..], table, dst, &mut hops)?);
@@ -293,6 +312,32 @@ fn first_space(s: &str) -> usize {
         .unwrap_or(s.len())
 }
 
+/// True when a route line names an IP network, the only kind nodestatus reports.
+///
+/// BIRD 2/3's plain `show route` lists the first table of every network type (`net_format`):
+/// besides `10.0.0.0/24` and `fd00::/64` (followed by `mpls <label>` since BIRD 2.14),
+/// a route may be for `1:2 10.0.0.0/24` (VPN), `10.0.0.0/24-24 AS65000` (ROA),
+/// `flow4 { dst 10.0.0.0/8; }` (flowspec), `2001:db8::/32 from ::/0` (source-specific),
+/// `1000` (MPLS), `65000` (ASPA), `evpn ...`, a MAC address or `10.0.0.1%2` (neighbor).
+/// Those are skipped rather than misread. `first` is the destination's first word, `rest` the
+/// remainder of the line.
+fn is_ip_destination(first: &str, rest: &str) -> bool {
+    // One pass over the word: `<hex digits . :>/<digits>`; only an IPv6 prefix can be
+    // source-specific.
+    let mut slash = 0;
+    let mut v6 = false;
+    for (i, &c) in first.as_bytes().iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {}
+            b'/' if slash == 0 && i > 0 => slash = i,
+            b'.' | b'a'..=b'f' | b'A'..=b'F' if slash == 0 => {}
+            b':' if slash == 0 => v6 = true,
+            _ => return false,
+        }
+    }
+    slash > 0 && slash + 1 < first.len() && !(v6 && rest.trim_start().starts_with("from "))
+}
+
 /// Whitespace-separated words of `s`.
 fn words(s: &str) -> impl Iterator<Item = &str> {
     s.split_ascii_whitespace()
@@ -317,7 +362,8 @@ fn parse_route(
     let hops_start = hops.len() as u32;
     let mut what = words(&rest[..lb]);
     let mut first = what.next();
-    // BIRD 3 prints an MPLS label after the destination: `10.0.0.0/24 mpls 100  unicast [...`.
+    // Since BIRD 2.14 a route's MPLS label follows the destination (`%N mpls %d`):
+    // `10.0.0.0/24 mpls 100  unicast [...`.
     if first == Some("mpls") {
         what.next();
         first = what.next();
@@ -669,6 +715,78 @@ mod tests {
                 "- 192.168.69.128/26 blackhole kernel1 [09:23:21] from=- - (10) | ",
                 "- 192.168.36.64/26 unicast Mesh_10_128_0_241 [09:23:23] from=10.128.0.241 * (100/?) [i] | via 10.128.0.1 dev ens4",
                 "- 192.168.36.64/26 unicast kernel1 [09:23:21] from=- - (10) | via 192.168.36.64 dev vxlan.calico",
+            ]
+        );
+    }
+
+    #[test]
+    fn routes_of_networks_that_are_not_ip_prefixes_are_skipped_with_their_next_hops() {
+        // BIRD 2.x/3.x plain `show route` lists the first table of every network type
+        // (`rt_show_get_default_tables`); `rt_show_rte` prints each route as
+        // `"%-20s %s [%s %s%s]%s%s"` with the network from `net_format`: VPN (`rd net`),
+        // ROA (`net-max ASn`, no destination word), flowspec (BIRD 3 prints its validity,
+        // `""` when valid), MPLS (a label), source-specific IPv6 (`dst from src`). Since 2.14 a
+        // route's own MPLS label follows the network (`%N mpls %d`), again for an alternative
+        // with another label.
+        let text = "1007-Table master4:
+ 10.1.0.0/16 mpls 100 unicast [bgp1 12:00:00.000] * (100) [AS65001i]
+ \tvia 10.99.0.2 on eth0 mpls 200/300
+ 10.1.0.0/16 mpls 101 unicast [bgp2 12:00:00.000] (100) [AS65002i]
+ \tvia 10.99.0.3 on eth0
+ 
+ Table vpntab4:
+ 1:2 10.0.0.0/24      unicast [bgp3 12:00:00.000] * (100) [AS65003i]
+ \tvia 10.99.0.4 on eth0 mpls 100
+                      unicast [bgp4 12:00:00.000 from 10.99.0.9] (100) [AS65004i]
+ \tvia 10.99.0.5 on eth0 mpls 200
+ 
+ Table roatab4:
+ 10.0.0.0/24-24 AS65000  [static_roa 12:00:00.000] * (200)
+ 
+ Table flowtab4:
+ flow4 { dst 10.0.0.0/8; }  [flow1 12:00:00.000] * (200)
+                      unknown [flow2 12:00:00.000] (200)
+ 
+ Table mplstab:
+ 1000                 unicast [static4 12:00:00.000] * (200)
+ \tvia 10.99.0.6 on eth0 mpls 300
+ 
+ Table sadrtab:
+ 2001:db8::/32 from ::/0 unicast [static3 12:00:00.000] * (200)
+ \tdev eth0
+ 
+ Table master6:
+ fd00::/64            unicast [bgp1 12:00:00.000 from fe80::9] * (100) [AS65001i]
+ \tvia fe80::2 on eth0
+0000 
+";
+        assert_eq!(
+            summary(&parse(text).unwrap()),
+            [
+                "master4 10.1.0.0/16 unicast bgp1 [12:00:00.000] from=- * (100) [AS65001i] | via 10.99.0.2 dev eth0",
+                "master4 10.1.0.0/16 unicast bgp2 [12:00:00.000] from=- - (100) [AS65002i] | via 10.99.0.3 dev eth0",
+                "master6 fd00::/64 unicast bgp1 [12:00:00.000] from=fe80::9 * (100) [AS65001i] | via fe80::2 dev eth0",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_overflow_drops_the_lost_route_s_next_hops_and_alternatives() {
+        // `cli_printf` replaces a line longer than its buffer by `<line overflow>` with code
+        // 8000; the lines that followed the lost route cannot be placed until a network is named.
+        let text = "1007-10.1.0.0/16        via 10.99.0.1 on eth0 [kernel1 12:00:00] * (10)
+8000-<line overflow>
+1007-\tvia 10.99.0.2 on eth0 weight 1
+ \tvia 10.99.0.3 on eth1 weight 2
+                    unreachable [static1 12:00:00] (200)
+ 10.2.0.0/16        dev eth0 [direct1 12:00:00] * (240)
+0000 
+";
+        assert_eq!(
+            summary(&parse(text).unwrap()),
+            [
+                "- 10.1.0.0/16 unicast kernel1 [12:00:00] from=- * (10) | via 10.99.0.1 dev eth0",
+                "- 10.2.0.0/16 unicast direct1 [12:00:00] from=- * (240) | dev eth0",
             ]
         );
     }
