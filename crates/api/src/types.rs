@@ -94,14 +94,40 @@ pub struct CalicoNodeStatusStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<String>,
     /// BIRD daemon status per address family (class `Agent`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "none_if_empty",
+        skip_serializing_if = "none_or_empty"
+    )]
     pub agent: Option<AgentStatus>,
     /// BGP sessions (class `BGP`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgp: Option<BgpStatus>,
     /// Routes (class `Routes`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "none_if_empty",
+        skip_serializing_if = "none_or_empty"
+    )]
     pub routes: Option<RouteStatus>,
+}
+
+/// Reads an empty `agent` or `routes` as absent. Calico's Go types have no `omitempty` that
+/// works on these structs, so resources Calico wrote carry `agent: {birdV4: {}, birdV6: {}}`
+/// and `routes: {}`, which say nothing; reading them as absent keeps them out of what we print
+/// and makes them compare equal to what the agent builds for the same state.
+fn none_if_empty<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default + PartialEq,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.filter(|v| *v != T::default()))
+}
+
+/// True for an absent or empty part, which is omitted on output (SPEC: `agent` and `routes`
+/// are omitted when empty).
+fn none_or_empty<T: Default + PartialEq>(value: &Option<T>) -> bool {
+    value.as_ref().is_none_or(|v| *v == T::default())
 }
 
 /// BIRD daemon status for both address families.
