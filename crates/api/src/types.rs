@@ -38,7 +38,9 @@ pub struct CalicoNodeStatusSpec {
     /// The name of the node whose BIRD daemons are reported on.
     pub node: String,
     /// Seconds between refreshes; 0 stops refreshing. At most 86400.
-    #[schemars(range(min = 0, max = 86400))]
+    // The `int32` format Kubernetes knows (Calico's CRD has it too) instead of schemars' `uint32`.
+    // The CRD's bounds print as `86400.0`: Kubernetes types them as floats.
+    #[schemars(range(min = 0, max = 86400), extend("format" = "int32"))]
     pub update_period_seconds: u32,
 }
 
@@ -92,6 +94,7 @@ impl std::str::FromStr for NodeStatusClass {
 pub struct CalicoNodeStatusStatus {
     /// RFC 3339 UTC time of the last status write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub last_updated: Option<String>,
     /// BIRD daemon status per address family (class `Agent`).
     #[serde(
