@@ -1,6 +1,6 @@
 //! Latency of the etcd backend against a real local etcd 3.4 (data on the temp dir's disk):
-//! status writes (read + compare-and-swap) of a small and of a large status, reads, lists, and
-//! the delay from a write to its watch event. Run with `cargo bench -p nodestatus-store-etcd`.
+//! status writes of a small and of a large status (after this store's own write, and after
+//! another client's), reads, lists, and the delay from a write to its watch event. Run with `cargo bench -p nodestatus-store-etcd`.
 
 use std::time::{Duration, Instant};
 
@@ -54,7 +54,7 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     let pick = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
     let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
     println!(
-        "{what:<44} n={:<4} mean={:>9.3?} p50={:>9.3?} p99={:>9.3?} max={:>9.3?}",
+        "{what:<58} n={:<4} mean={:>9.3?} p50={:>9.3?} p99={:>9.3?} max={:>9.3?}",
         samples.len(),
         mean,
         pick(0.5),
@@ -63,13 +63,17 @@ fn report(what: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// Status writes taking turns among `stores`, each naming the version the previous one
+/// returned. With one store that is an agent's steady state (the object is known from its own
+/// last write: one CAS transaction); with two, each write follows another client's (a read
+/// first, then the transaction).
 async fn writes(
-    store: &EtcdStore,
+    stores: &[&EtcdStore],
     name: &str,
     routes: usize,
     rounds: usize,
 ) -> Result<Vec<Duration>, StoreError> {
-    let mut version = store
+    let mut version = stores[0]
         .create(&object(name))
         .await?
         .metadata
@@ -78,6 +82,7 @@ async fn writes(
     let mut samples = Vec::with_capacity(rounds);
     for n in 0..rounds {
         let status = status(routes, n);
+        let store = stores[n % stores.len()];
         let start = Instant::now();
         version = store.write_status(name, &status, &version).await?;
         samples.push(start.elapsed());
@@ -96,13 +101,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::to_vec(&large)?.len()
     );
 
+    let other = EtcdStore::connect(server.config()).await?;
     report(
-        "write_status, 20 routes (get + CAS txn)",
-        writes(&store, "small", 20, ROUNDS).await?,
+        "write_status, 20 routes, own last write (CAS txn)",
+        writes(&[&store], "small", 20, ROUNDS).await?,
     );
     report(
-        "write_status, 5000 routes (get + CAS txn)",
-        writes(&store, "large", 5_000, 50).await?,
+        "write_status, 20 routes, after another's (get + CAS txn)",
+        writes(&[&store, &other], "small-shared", 20, ROUNDS).await?,
+    );
+    report(
+        "write_status, 5000 routes, own last write (CAS txn)",
+        writes(&[&store], "large", 5_000, 50).await?,
+    );
+    report(
+        "write_status, 5000 routes, after another's (get + CAS txn)",
+        writes(&[&store, &other], "large-shared", 5_000, 50).await?,
     );
 
     let mut samples = Vec::new();
@@ -124,12 +138,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         store.write_status(&name, &status(100, i), &version).await?;
     }
     let mut samples = Vec::new();
+    let mut count = 0;
     for _ in 0..100 {
         let start = Instant::now();
-        store.list(&NodeFilter::All).await?;
+        count = store.list(&NodeFilter::All).await?.items.len();
         samples.push(start.elapsed());
     }
-    report("list, 13 objects (one of 5000 routes)", samples);
+    report(
+        &format!("list, {count} objects (two of 5000 routes)"),
+        samples,
+    );
 
     let mut watch = store
         .watch(&NodeFilter::Node("node-0".into()), None)

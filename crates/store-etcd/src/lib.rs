@@ -43,6 +43,11 @@
 //!   unreachable etcd gives `Unavailable`, never a hang. HTTP/2 keep-alive pings detect a dead
 //!   connection under a quiet watch.
 //! - `update_spec` without a version is read + compare-and-swap, retried up to 10 times.
+//! - `write_status` is read + compare-and-swap, except right after this store's own status
+//!   write of the object: then it is the compare-and-swap alone, built from the object as
+//!   written (remembered without its status, for up to 1,024 names), since at one mod revision
+//!   a key holds one value. An agent's steady state; measured with `benches/latency.rs`:
+//!   p50 0.49 ms instead of 0.72 ms (20 routes) and 8.1 ms instead of 16.1 ms (5,000 routes).
 //! - `delete` returns the last state at the revision of the deletion, as the `Deleted` event does.
 //! - The watch filters by `spec.node` on the client, using the previous value etcd sends with
 //!   each event: an object moving into the node is `Added`, one moving out `Deleted` (with its

@@ -2,6 +2,8 @@
 //! compare-and-swap rules (create if the key has version 0, update and delete if its mod
 //! revision is the expected one).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_client::{
@@ -26,6 +28,11 @@ const SPEC_UPDATE_ATTEMPTS: usize = 10;
 /// key), rounded up.
 const REQUEST_OVERHEAD: usize = 64;
 
+/// How many objects [`EtcdStore`] remembers as last written by its `write_status`. An agent
+/// writes the few resources naming its node; past this many names (a CLI or a test writing
+/// many) the memory is cleared and refills as it goes.
+const LAST_WRITTEN_LIMIT: usize = 1024;
+
 /// The CalicoNodeStatus store in etcd, in Calico's etcdv3 layout. Cheap to share: every call
 /// clones the underlying gRPC clients, which share one connection.
 #[derive(Clone)]
@@ -34,6 +41,13 @@ pub struct EtcdStore {
     watch: WatchClient,
     request_timeout: Duration,
     max_request_bytes: usize,
+    /// Each object this store last wrote with `write_status`, by name, with its mod revision,
+    /// without its status (which the next write replaces; so an entry stays small).
+    /// An agent's next status write names that revision, and then the object need not be read
+    /// first: at one mod revision a key holds one value, the one written then (a deleted and
+    /// recreated key gets a later revision), and the write's compare on the mod revision
+    /// still refuses it if anything changed since. One round trip instead of two.
+    last_written: Arc<Mutex<HashMap<String, (i64, CalicoNodeStatus)>>>,
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -65,6 +79,7 @@ impl EtcdStore {
             watch: client.watch_client().max_decoding_message_size(usize::MAX),
             request_timeout: config.request_timeout,
             max_request_bytes: config.max_request_bytes,
+            last_written: Arc::default(),
         };
         let endpoints = config.endpoints.join(",");
         call(
@@ -103,6 +118,30 @@ impl EtcdStore {
         )
         .await?;
         resp.kvs().first().map(|kv| decode_kv(name, kv)).transpose()
+    }
+
+    /// The object as this store last wrote it, if that was at `revision`.
+    fn written_at(&self, name: &str, revision: i64) -> Option<CalicoNodeStatus> {
+        let last = self.last_written.lock().unwrap_or_else(|p| p.into_inner());
+        last.get(name)
+            .filter(|(at, _)| *at == revision)
+            .map(|(_, obj)| obj.clone())
+    }
+
+    /// Remembers what a status write stored (`Some`), or forgets it after a failed one.
+    fn remember(&self, name: &str, written: Option<(i64, CalicoNodeStatus)>) {
+        let mut last = self.last_written.lock().unwrap_or_else(|p| p.into_inner());
+        match written {
+            Some(written) => {
+                if last.len() >= LAST_WRITTEN_LIMIT && !last.contains_key(name) {
+                    last.clear();
+                }
+                last.insert(name.to_owned(), written);
+            }
+            None => {
+                last.remove(name);
+            }
+        }
     }
 
     /// Fails with `TooLarge` when the write request would exceed etcd's limit.
@@ -336,20 +375,34 @@ impl Datastore for EtcdStore {
         status: &CalicoNodeStatusStatus,
         expected_version: &str,
     ) -> Result<String> {
-        let mut obj = self.get(name).await?;
-        let actual = obj.metadata.resource_version.clone().unwrap_or_default();
-        if actual != expected_version {
-            return Err(StoreError::Conflict {
-                name: name.into(),
-                expected: expected_version.into(),
-                actual,
-            });
-        }
+        let expected = revision_of(expected_version);
+        let mut obj = match self.written_at(name, expected) {
+            Some(obj) if expected.to_string() == expected_version => obj,
+            _ => {
+                let obj = self.get(name).await?;
+                let actual = obj.metadata.resource_version.clone().unwrap_or_default();
+                if actual != expected_version {
+                    return Err(StoreError::Conflict {
+                        name: name.into(),
+                        expected: expected_version.into(),
+                        actual,
+                    });
+                }
+                obj
+            }
+        };
         obj.status = Some(status.clone());
-        let revision = self
-            .compare_and_put(name, &obj, revision_of(expected_version))
-            .await?;
-        Ok(revision.to_string())
+        match self.compare_and_put(name, &obj, expected).await {
+            Ok(revision) => {
+                obj.status = None;
+                self.remember(name, Some((revision, obj)));
+                Ok(revision.to_string())
+            }
+            Err(e) => {
+                self.remember(name, None);
+                Err(e)
+            }
+        }
     }
 
     async fn delete(&self, name: &str, expected_version: Option<&str>) -> Result<CalicoNodeStatus> {

@@ -549,3 +549,76 @@ async fn tls_client_certificates_are_presented_to_etcd() {
     // etcd going away.
     assert!(unavailable(refused.map(|_| ())));
 }
+
+/// After its own status write, a store writes the next status without reading the object
+/// first. Another client's spec edit, or a delete and re-create, in between must still make a
+/// write naming the old version a conflict, and a write naming the new one keep the edit.
+#[tokio::test]
+async fn status_writes_after_this_stores_own_write_still_see_other_clients_changes() {
+    let (server, agent) = start().await;
+    let operator = EtcdStore::connect(server.config())
+        .await
+        .unwrap_or_else(|e| panic!("connecting to etcd: {e}"));
+    let created = agent
+        .create(&object("s", "node-1"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let created_at = created.metadata.resource_version.unwrap_or_default();
+    let first = agent
+        .write_status("s", &status_with_routes(1), &created_at)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Back to back, as an agent does: the second write names the first's version.
+    let second = agent
+        .write_status("s", &status_with_routes(2), &first)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let mut spec = object("s", "node-1").spec;
+    spec.update_period_seconds = 60;
+    let edited = operator
+        .update_spec("s", &spec, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let edited_at = edited.metadata.resource_version.unwrap_or_default();
+    match agent
+        .write_status("s", &status_with_routes(3), &second)
+        .await
+    {
+        Err(StoreError::Conflict {
+            expected, actual, ..
+        }) => assert_eq!((expected, actual), (second.clone(), edited_at.clone())),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let third = agent
+        .write_status("s", &status_with_routes(3), &edited_at)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let read = operator.get("s").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read.spec.update_period_seconds, 60, "the spec edit is kept");
+    assert_eq!(read.status, Some(status_with_routes(3)));
+    assert_eq!(read.metadata.resource_version, Some(third.clone()));
+
+    // Deleted and created again by someone else: the old version names nothing any more.
+    operator
+        .delete("s", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let again = operator
+        .create(&object("s", "node-2"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        agent
+            .write_status("s", &status_with_routes(4), &third)
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let read = operator.get("s").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read.spec.node, "node-2");
+    assert_eq!(read.status, None);
+    assert_eq!(
+        read.metadata.resource_version,
+        again.metadata.resource_version
+    );
+}
