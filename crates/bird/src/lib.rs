@@ -31,7 +31,13 @@
 //! replies captured from real BIRD 1.6 and 2.0 (`tests/fixtures/`, written by the lab crate and
 //! by hand on loopback) against reviewed expected JSON in `tests/golden/`
 //! (`NODESTATUS_BLESS=1` rewrites them after a recapture); tests against real `bird`, `bird6`
-//! and BIRD 2 daemons started on temporary sockets (`tests/daemon.rs`).
+//! and BIRD 2 daemons started on temporary sockets (`tests/daemon.rs`); property tests
+//! (`tests/robustness.rs`, dev-dependency `proptest` for generated inputs that shrink to a
+//! minimal failing case, seeds kept in `tests/robustness.proptest-regressions`): framing of any
+//! bytes is the same in any pieces and ends every reply at its first last line, and arbitrary
+//! bytes, BIRD-shaped lines and the captures with lines deleted, duplicated, swapped, inserted
+//! or made very long, bytes replaced and cuts anywhere give the parsers, the mapping and the
+//! tables a value or an error, never a panic; a failed part keeps the last good value.
 //! Speed and memory: `cargo bench -p nodestatus-bird --bench parse`.
 
 mod client;

@@ -9,8 +9,9 @@
 
 use memchr::memchr;
 
-/// The largest reply the parsers can index: they keep 32-bit offsets into the reply text.
-pub const MAX_REPLY_BYTES: usize = u32::MAX as usize;
+/// The largest reply the parsers can index: they keep 32-bit offsets into the reply text, which
+/// is up to three times the bytes read (each byte that is not UTF-8 becomes a 3-byte U+FFFD).
+pub const MAX_REPLY_BYTES: usize = u32::MAX as usize / 3;
 
 /// The byte stream does not follow BIRD's reply framing.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -154,14 +155,17 @@ impl Framer {
             let end = start + nl;
             self.scanned = end + 1;
             self.lines += 1;
+            // Before the line is classified, whatever it is: a line ending past the limit is
+            // refused as too large also when it arrives whole, as it is when it arrives in
+            // pieces (the buffer check below), so the verdict does not depend on read sizes.
+            if self.scanned > self.limit {
+                return Err(FrameError::TooLarge { limit: self.limit });
+            }
             match framing(strip_cr(&self.buf[start..end])) {
                 Framing::More(code) => self.code = Some(code),
                 Framing::Continuation if self.code.is_some() => {}
                 Framing::Async => {}
                 Framing::Last(code) => {
-                    if self.scanned > self.limit {
-                        return Err(FrameError::TooLarge { limit: self.limit });
-                    }
                     self.code = Some(code);
                     return Ok(Some(self.take_reply()));
                 }
@@ -536,6 +540,15 @@ mod tests {
         );
         let mut framer = Framer::new(22);
         assert!(framer.push(b"1007-0123456789\n0000 \n").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_bad_line_past_the_limit_is_refused_as_too_large_however_the_bytes_arrive() {
+        let mut whole = Framer::new(1);
+        assert_eq!(whole.push(b"ab\n"), Err(FrameError::TooLarge { limit: 1 }));
+        let mut pieces = Framer::new(1);
+        assert_eq!(pieces.push(b"a"), Ok(None));
+        assert_eq!(pieces.push(b"b"), Err(FrameError::TooLarge { limit: 1 }));
     }
 
     #[test]
