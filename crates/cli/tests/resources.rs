@@ -242,6 +242,42 @@ fn applying_again_is_unchanged_and_a_new_spec_is_configured_keeping_the_status()
 }
 
 #[test]
+fn new_labels_on_an_existing_resource_are_left_alone_with_a_warning() {
+    let env = Env::new();
+    let b = env.file("b.yaml", CRD_ONE);
+    env.ok(&["apply", "-f", &b]);
+    let relabelled = env.file(
+        "b2.yaml",
+        &CRD_ONE
+            .replace("{team: net}", "{team: ops}")
+            .replace("updatePeriodSeconds: 0", "updatePeriodSeconds: 30"),
+    );
+    let run = env.run(&["apply", "-f", &relabelled]);
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "caliconodestatus.projectcalico.org/status-b configured\n"
+    );
+    assert_eq!(
+        run.stderr,
+        "warning: status-b: labels and annotations of an existing resource are not changed by \
+         apply (only its spec is); delete it and apply again to replace them\n"
+    );
+    let obj = without_store_metadata(env.list()["items"][0].clone());
+    assert_eq!(
+        obj,
+        v3(
+            "status-b",
+            Some(json!({"team": "net"})),
+            json!({"classes": ["BGP"], "node": "node-b", "updatePeriodSeconds": 30})
+        )
+    );
+    // The same labels again: no warning.
+    let run = env.run(&["apply", "-f", &b]);
+    assert_eq!((run.ok, run.stderr.as_str()), (true, ""));
+}
+
+#[test]
 fn delete_removes_resources_and_a_missing_name_fails() {
     let env = Env::new();
     let file = env.file("all.yaml", &format!("{V3_ONE}---\n{CRD_ONE}"));

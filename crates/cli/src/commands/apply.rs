@@ -65,10 +65,19 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
     for document in documents {
         let name = document.object.metadata.name.clone().unwrap_or_default();
         match apply(store.as_ref(), document.object).await {
-            Ok(outcome) => print(&format!(
-                "caliconodestatus.projectcalico.org/{name} {}\n",
-                outcome.as_str()
-            ))?,
+            Ok((outcome, metadata_kept)) => {
+                if metadata_kept {
+                    eprintln!(
+                        "warning: {name}: labels and annotations of an existing resource are \
+                         not changed by apply (only its spec is); delete it and apply again to \
+                         replace them"
+                    );
+                }
+                print(&format!(
+                    "caliconodestatus.projectcalico.org/{name} {}\n",
+                    outcome.as_str()
+                ))?
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("error: applying {name}: {e}");
@@ -122,14 +131,23 @@ fn error_lines(error: &DocumentError) -> Vec<String> {
 }
 
 /// Creates the resource, or replaces its spec when it exists and the spec differs. The status
-/// is the agent's: one in the file is ignored, and an existing one is kept.
-async fn apply(store: &dyn Datastore, obj: CalicoNodeStatus) -> Result<Outcome, StoreError> {
+/// is the agent's: one in the file is ignored, and an existing one is kept. Also says whether
+/// the file's labels or annotations differ from an existing resource's, which stay as they are
+/// (the datastores' spec update does not carry them).
+async fn apply(
+    store: &dyn Datastore,
+    obj: CalicoNodeStatus,
+) -> Result<(Outcome, bool), StoreError> {
     let name = obj.metadata.name.clone().unwrap_or_default();
     match store.get(&name).await {
-        Ok(current) if current.spec == obj.spec => Ok(Outcome::Unchanged),
-        Ok(_) => {
+        Ok(current) => {
+            let kept = !same_map(&current.metadata.labels, &obj.metadata.labels)
+                || !same_map(&current.metadata.annotations, &obj.metadata.annotations);
+            if current.spec == obj.spec {
+                return Ok((Outcome::Unchanged, kept));
+            }
             store.update_spec(&name, &obj.spec, None).await?;
-            Ok(Outcome::Configured)
+            Ok((Outcome::Configured, kept))
         }
         Err(StoreError::NotFound { .. }) => {
             let fresh = CalicoNodeStatus {
@@ -143,8 +161,16 @@ async fn apply(store: &dyn Datastore, obj: CalicoNodeStatus) -> Result<Outcome, 
                 status: None,
             };
             store.create(&fresh).await?;
-            Ok(Outcome::Created)
+            Ok((Outcome::Created, false))
         }
         Err(e) => Err(e),
     }
+}
+
+/// Equal label or annotation maps, an absent one being empty.
+fn same_map(
+    a: &Option<std::collections::BTreeMap<String, String>>,
+    b: &Option<std::collections::BTreeMap<String, String>>,
+) -> bool {
+    a.as_ref().filter(|m| !m.is_empty()) == b.as_ref().filter(|m| !m.is_empty())
 }
