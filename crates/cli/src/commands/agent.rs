@@ -2,15 +2,14 @@
 //! `CalicoNodeStatus` resources naming the node, until SIGTERM or SIGINT.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use nodestatus_bird::{CollectOptions, Endpoints};
 use nodestatus_reporter::{Agent, AgentConfig, DEFAULT_LISTEN};
 use nodestatus_store::Datastore;
 use tokio::signal::unix::{SignalKind, signal};
+
+use crate::commands::bird_args::{BirdSockets, collect_options};
 
 /// Run the node agent.
 #[derive(clap::Args, Debug)]
@@ -19,15 +18,8 @@ pub(crate) struct Args {
     #[arg(long, env = "NODENAME", value_name = "NAME")]
     node: Option<String>,
 
-    /// BIRD's control socket (IPv4 for BIRD 1.6, both families for BIRD 2/3); default
-    /// /var/run/calico/bird.ctl, then /var/run/bird/bird.ctl.
-    #[arg(long, value_name = "PATH")]
-    bird_socket: Option<PathBuf>,
-
-    /// BIRD 1.6's IPv6 control socket; default /var/run/calico/bird6.ctl, then
-    /// /var/run/bird/bird6.ctl.
-    #[arg(long, value_name = "PATH")]
-    bird6_socket: Option<PathBuf>,
+    #[command(flatten)]
+    sockets: BirdSockets,
 
     /// Address of /metrics, /healthz and /readyz.
     #[arg(long, env = "NODESTATUS_LISTEN", value_name = "ADDR", default_value_t = DEFAULT_LISTEN)]
@@ -44,11 +36,8 @@ pub(crate) async fn run(args: Args, datastore: Arc<dyn Datastore>) -> anyhow::Re
         None => host_name()?,
     };
     let mut config = AgentConfig::new(node);
-    config.endpoints = Endpoints::new(args.bird_socket, args.bird6_socket);
-    config.collect = CollectOptions {
-        timeout: Duration::from_secs(args.bird_timeout_seconds),
-        ..CollectOptions::default()
-    };
+    config.endpoints = args.sockets.endpoints();
+    config.collect = collect_options(args.bird_timeout_seconds);
     config.listen = args.listen;
     let agent = Agent::new(config, datastore).context("starting the agent")?;
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;

@@ -1,12 +1,10 @@
 //! `nodestatus bird`: a live look at this node's BIRD daemons, as tables for humans (daemon
 //! status, BGP peers, routes), both address families.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use nodestatus_api::NodeStatusClass;
-use nodestatus_bird::{CollectOptions, Endpoints, Family, collect, render};
+use nodestatus_bird::{Family, collect, render};
 
+use crate::commands::bird_args::{BirdSockets, collect_options};
 use crate::output::print;
 
 /// Show BIRD's status, BGP peers or routes as tables.
@@ -16,15 +14,8 @@ pub(crate) struct Args {
     #[arg(value_enum)]
     view: Option<View>,
 
-    /// BIRD's control socket (IPv4 for BIRD 1.6, both families for BIRD 2/3); default
-    /// /var/run/calico/bird.ctl, then /var/run/bird/bird.ctl.
-    #[arg(long, value_name = "PATH")]
-    bird_socket: Option<PathBuf>,
-
-    /// BIRD 1.6's IPv6 control socket; default /var/run/calico/bird6.ctl, then
-    /// /var/run/bird/bird6.ctl.
-    #[arg(long, value_name = "PATH")]
-    bird6_socket: Option<PathBuf>,
+    #[command(flatten)]
+    sockets: BirdSockets,
 
     /// Seconds BIRD may stay silent before a reply is complete.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -55,12 +46,12 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             View::Routes => NodeStatusClass::Routes,
         })
         .collect();
-    let endpoints = Endpoints::new(args.bird_socket, args.bird6_socket);
-    let options = CollectOptions {
-        timeout: Duration::from_secs(args.timeout_seconds),
-        ..CollectOptions::default()
-    };
-    let snapshot = collect(&endpoints, &classes, &options).await;
+    let snapshot = collect(
+        &args.sockets.endpoints(),
+        &classes,
+        &collect_options(args.timeout_seconds),
+    )
+    .await;
     let mut out = String::new();
     for view in views {
         let tables = match view {

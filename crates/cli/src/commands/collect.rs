@@ -1,13 +1,11 @@
 //! `nodestatus collect`: one collection from this node's BIRD daemons, printed as the `status`
 //! the agent would write for a resource asking for `--classes` (with `lastUpdated`).
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use anyhow::{Context, bail};
 use nodestatus_api::NodeStatusClass;
-use nodestatus_bird::{CollectOptions, Endpoints, Outcome, collect, map_snapshot};
+use nodestatus_bird::{Outcome, collect, map_snapshot};
 
+use crate::commands::bird_args::{BirdSockets, collect_options};
 use crate::output::print;
 
 /// Collect status from BIRD once and print it.
@@ -21,15 +19,8 @@ pub(crate) struct Args {
     #[arg(long, value_delimiter = ',', default_value = "Agent,BGP,Routes")]
     classes: Vec<NodeStatusClass>,
 
-    /// BIRD's control socket (IPv4 for BIRD 1.6, both families for BIRD 2/3); default
-    /// /var/run/calico/bird.ctl, then /var/run/bird/bird.ctl.
-    #[arg(long, value_name = "PATH")]
-    bird_socket: Option<PathBuf>,
-
-    /// BIRD 1.6's IPv6 control socket; default /var/run/calico/bird6.ctl, then
-    /// /var/run/bird/bird6.ctl.
-    #[arg(long, value_name = "PATH")]
-    bird6_socket: Option<PathBuf>,
+    #[command(flatten)]
+    sockets: BirdSockets,
 
     /// Seconds BIRD may stay silent before a reply is complete.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -53,12 +44,12 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let mut classes = args.classes.clone();
     classes.sort();
     classes.dedup();
-    let endpoints = Endpoints::new(args.bird_socket.clone(), args.bird6_socket.clone());
-    let options = CollectOptions {
-        timeout: Duration::from_secs(args.timeout_seconds),
-        ..CollectOptions::default()
-    };
-    let snapshot = collect(&endpoints, &classes, &options).await;
+    let snapshot = collect(
+        &args.sockets.endpoints(),
+        &classes,
+        &collect_options(args.timeout_seconds),
+    )
+    .await;
     let mapped = map_snapshot(&snapshot, &classes);
     let mut status = mapped.merge_last_good(None);
     status.last_updated = Some(

@@ -3,6 +3,7 @@
 pub(crate) mod agent;
 pub(crate) mod apply;
 pub(crate) mod bird;
+pub(crate) mod bird_args;
 pub(crate) mod collect;
 pub(crate) mod delete;
 pub(crate) mod get;
