@@ -11,7 +11,7 @@ use etcd_client::{
     TxnOpResponse, TxnResponse, WatchClient,
 };
 use k8s_openapi::jiff::Timestamp;
-use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, validate};
+use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
 use nodestatus_store::{Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
 
 use crate::config::EtcdConfig;
@@ -278,13 +278,6 @@ fn revision_of(version: &str) -> i64 {
     version.parse().unwrap_or(-1)
 }
 
-fn invalid(name: &str, errors: nodestatus_api::ValidationErrors) -> StoreError {
-    StoreError::Invalid {
-        name: name.into(),
-        errors,
-    }
-}
-
 #[async_trait::async_trait]
 impl Datastore for EtcdStore {
     fn kind(&self) -> &'static str {
@@ -293,7 +286,7 @@ impl Datastore for EtcdStore {
 
     async fn create(&self, obj: &CalicoNodeStatus) -> Result<CalicoNodeStatus> {
         let name = obj.metadata.name.clone().unwrap_or_default();
-        validate(obj).map_err(|e| invalid(&name, e))?;
+        StoreError::check_valid(obj)?;
         let mut stored = obj.clone();
         stamp_new(&mut stored, Timestamp::now());
         stored.metadata.resource_version = None;
@@ -348,7 +341,7 @@ impl Datastore for EtcdStore {
         spec: &CalicoNodeStatusSpec,
         expected_version: Option<&str>,
     ) -> Result<CalicoNodeStatus> {
-        validate(&CalicoNodeStatus::new(name, spec.clone())).map_err(|e| invalid(name, e))?;
+        StoreError::check_valid(&CalicoNodeStatus::new(name, spec.clone()))?;
         let mut last_conflict = None;
         for _ in 0..SPEC_UPDATE_ATTEMPTS {
             let mut obj = self.get(name).await?;

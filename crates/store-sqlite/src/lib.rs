@@ -276,13 +276,6 @@ fn parse_revision(revision: &str) -> Result<i64> {
         })
 }
 
-fn invalid(name: &str, obj: &CalicoNodeStatus) -> Result<()> {
-    nodestatus_api::validate(obj).map_err(|errors| StoreError::Invalid {
-        name: name.to_owned(),
-        errors,
-    })
-}
-
 #[async_trait::async_trait]
 impl Datastore for SqliteStore {
     fn kind(&self) -> &'static str {
@@ -291,7 +284,7 @@ impl Datastore for SqliteStore {
 
     async fn create(&self, obj: &CalicoNodeStatus) -> Result<CalicoNodeStatus> {
         let name = obj.metadata.name.clone().unwrap_or_default();
-        invalid(&name, obj)?;
+        StoreError::check_valid(obj)?;
         let metadata = ObjectMeta {
             name: Some(name.clone()),
             labels: obj.metadata.labels.clone(),
@@ -353,7 +346,7 @@ impl Datastore for SqliteStore {
         spec: &CalicoNodeStatusSpec,
         expected_version: Option<&str>,
     ) -> Result<CalicoNodeStatus> {
-        invalid(name, &CalicoNodeStatus::new(name, spec.clone()))?;
+        StoreError::check_valid(&CalicoNodeStatus::new(name, spec.clone()))?;
         let encoded = ops::encode("spec", spec)?;
         let (name, node, expected) = (
             name.to_owned(),

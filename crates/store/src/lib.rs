@@ -160,6 +160,15 @@ impl StoreError {
         }
     }
 
+    /// `Invalid`, with every problem [`nodestatus_api::validate`] finds, unless `obj` is
+    /// valid. Backends call it before anything is stored.
+    pub fn check_valid(obj: &CalicoNodeStatus) -> Result<()> {
+        nodestatus_api::validate(obj).map_err(|errors| StoreError::Invalid {
+            name: obj.metadata.name.clone().unwrap_or_default(),
+            errors,
+        })
+    }
+
     /// An `Unavailable` error with context.
     pub fn unavailable(context: impl fmt::Display, source: impl Into<BoxError>) -> Self {
         StoreError::Unavailable {
