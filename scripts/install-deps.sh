@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# Installs what nodestatus's tests and lab need on Debian 12 (run as root; idempotent):
-#   bird 1.6 (bird, bird6, birdc), etcd, protoc, iproute2, procps, and bird2 *unpacked* (not installed:
-#   it conflicts with the bird package) into /opt/nodestatus/bird2, binary
-#   /opt/nodestatus/bird2/usr/sbin/bird. Services the packages would start are stopped and disabled:
-#   tests and `nodestatus lab` start their own daemons.
+# Installs everything nodestatus's build, tests and lab need on a minimal Debian 12 (debootstrap
+# minbase plus a rustup toolchain; run as root; idempotent):
+#   - the build: a C toolchain (gcc, libc6-dev: the linker `cc`, and the C parts of rusqlite's
+#     bundled SQLite and of ring), protoc *and* its well-known types (protobuf-compiler,
+#     libprotobuf-dev: etcd-client's build script compiles etcd's .proto files, which import
+#     google/protobuf/descriptor.proto; Debian's protoc package leaves those files to
+#     libprotobuf-dev, a "recommends" that --no-install-recommends skips), ca-certificates (cargo
+#     fetches crates over HTTPS). A system protoc was kept over a vendored one: Debian's is
+#     maintained and signed, a vendored binary would be a blob in our dependency tree;
+#   - the tests and the lab: bird 1.6 (bird, bird6, birdc), etcd, iproute2, procps, and bird2
+#     *unpacked* (not installed: it conflicts with the bird package) into /opt/nodestatus/bird2,
+#     binary /opt/nodestatus/bird2/usr/sbin/bird;
+#   - the test runner, cargo-nextest (`cargo install` when missing).
+# Services the packages would start are stopped and disabled: tests and `nodestatus lab` start
+# their own daemons.
 # Output goes to a log file ($NODESTATUS_DEPS_LOG, default /tmp/nodestatus-install-deps.log); the
 # script prints one summary line. When everything is present it does not touch apt at all.
 set -euo pipefail
 
 LOG=${NODESTATUS_DEPS_LOG:-/tmp/nodestatus-install-deps.log}
 BIRD2_DIR=${NODESTATUS_BIRD2_DIR:-/opt/nodestatus/bird2}
-PACKAGES=(bird etcd-server etcd-client protobuf-compiler iproute2 libssh-gcrypt-4 procps)
+PACKAGES=(gcc libc6-dev ca-certificates protobuf-compiler libprotobuf-dev
+    bird etcd-server etcd-client iproute2 libssh-gcrypt-4 procps)
 SERVICES=(bird bird6 etcd)
 
 fail() {

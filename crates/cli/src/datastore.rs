@@ -105,6 +105,20 @@ pub(crate) struct DatastoreArgs {
 }
 
 impl DatastoreArgs {
+    /// Whether any datastore setting was given, by a flag or its environment variable, rather
+    /// than left to its default (then the current context may choose: see `context`).
+    pub(crate) fn named_in(matches: &clap::ArgMatches) -> bool {
+        use clap::Args as _;
+        use clap::parser::ValueSource;
+        let flags = Self::augment_args(clap::Command::new("datastore"));
+        flags.get_arguments().any(|arg| {
+            matches!(
+                matches.value_source(arg.get_id().as_str()),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        })
+    }
+
     /// The SQLite file used when the backend is `sqlite`.
     pub(crate) fn sqlite_path(&self) -> PathBuf {
         self.sqlite_path
@@ -138,6 +152,27 @@ impl DatastoreArgs {
                 Ok(Arc::new(store))
             }
         }
+    }
+
+    /// Opens the backend for a command that only reads or deletes: a SQLite file that does not
+    /// exist is an error naming it, not a new empty datastore (a mistyped path would otherwise
+    /// print `No resources found.` and leave a file behind).
+    pub(crate) async fn open_existing(&self) -> anyhow::Result<Arc<dyn Datastore>> {
+        if self.datastore_type == DatastoreType::Sqlite {
+            let path = self.sqlite_path();
+            let exists = tokio::fs::try_exists(&path)
+                .await
+                .with_context(|| format!("looking for the SQLite datastore {}", path.display()))?;
+            if !exists {
+                anyhow::bail!(
+                    "no SQLite datastore at {}: `nodestatus apply -f FILE` (or a running \
+                     `nodestatus agent`) creates it; another file is named with --sqlite-path \
+                     or NODESTATUS_SQLITE_PATH",
+                    path.display()
+                );
+            }
+        }
+        self.open().await
     }
 
     fn etcd_config(&self) -> anyhow::Result<EtcdConfig> {

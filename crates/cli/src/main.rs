@@ -16,13 +16,14 @@
 //! without it).
 
 mod commands;
+mod context;
 mod datastore;
 mod output;
 mod table;
 
 use std::io::IsTerminal;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::datastore::DatastoreArgs;
 
@@ -67,7 +68,9 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let datastore_named = DatastoreArgs::named_in(&matches);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -80,13 +83,16 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let datastore = &cli.datastore;
+        let flags = &cli.datastore;
+        // The commands that read or write resources follow the current context (a lab's
+        // datastore) when no datastore is named; the lab keeps its own record of its datastore.
+        let datastore = || context::datastore_for(flags, datastore_named);
         match cli.command {
-            Command::Agent(args) => commands::agent::run(args, datastore.open().await?).await,
-            Command::Apply(args) => commands::apply::run(args, datastore).await,
-            Command::Get(args) => commands::get::run(args, datastore).await,
-            Command::Delete(args) => commands::delete::run(args, datastore).await,
-            Command::Lab(args) => commands::lab::run(args, datastore).await,
+            Command::Agent(args) => commands::agent::run(args, datastore()?.open().await?).await,
+            Command::Apply(args) => commands::apply::run(args, &datastore()?).await,
+            Command::Get(args) => commands::get::run(args, &datastore()?).await,
+            Command::Delete(args) => commands::delete::run(args, &datastore()?).await,
+            Command::Lab(args) => commands::lab::run(args, flags).await,
             Command::Collect(args) => commands::collect::run(args).await,
             Command::Bird(args) => commands::bird::run(args).await,
             Command::Manifests(args) => commands::manifests::run(args),
@@ -98,7 +104,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) if output::is_closed_output(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", output::error_text(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -24,6 +24,25 @@ pub(crate) fn is_closed_output(err: &anyhow::Error) -> bool {
     })
 }
 
+/// An error and its causes on one line, `context: cause: cause`, each cause said once: many
+/// errors (ours with `{source}` in their message, std's, kube's) already print their source, so
+/// a cause whose text the cause before it already contains is left out.
+pub(crate) fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut previous = String::new();
+    for cause in err.chain() {
+        let said = cause.to_string();
+        if text.is_empty() {
+            text.push_str(&said);
+        } else if !previous.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        previous = said;
+    }
+    text
+}
+
 /// The signals that stop a long-running command: SIGINT (Ctrl-C) and SIGTERM.
 pub(crate) struct Shutdown {
     interrupt: tokio::signal::unix::Signal,
@@ -45,5 +64,50 @@ impl Shutdown {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Like our thiserror errors with `{source}` in their message: says its source, and has it.
+    #[derive(Debug)]
+    struct Listen {
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Listen {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot listen on 127.0.0.1:9094: {}", self.source)
+        }
+    }
+
+    impl std::error::Error for Listen {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        let io_text = io.to_string();
+        let err = anyhow::Error::new(Listen { source: io }).context("starting the agent");
+        assert_eq!(
+            error_text(&err),
+            format!("starting the agent: cannot listen on 127.0.0.1:9094: {io_text}")
+        );
+    }
+
+    #[test]
+    fn causes_that_do_not_repeat_are_all_said() {
+        let err = anyhow::anyhow!("connection refused")
+            .context("connecting to etcd")
+            .context("opening the datastore");
+        assert_eq!(
+            error_text(&err),
+            "opening the datastore: connecting to etcd: connection refused"
+        );
     }
 }

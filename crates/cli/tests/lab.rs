@@ -39,12 +39,23 @@ fn require_lab_prerequisites(bird: BirdVersion) {
     }
 }
 
+/// This test's own current-context file (each test is a process of its own under nextest), so
+/// that labs of tests running side by side, or a lab a person left up, never meet.
+fn context_file() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "nodestatus-test-context-{}.json",
+        std::process::id()
+    ))
+}
+
 fn nodestatus(args: &[&str]) -> Run {
     Command::new(BIN)
         .args(args)
         .env_remove("DATASTORE_TYPE")
         .env_remove("NODESTATUS_SQLITE_PATH")
         .env_remove("NODESTATUS_LAB_DIR")
+        .env_remove("ETCD_ENDPOINTS")
+        .env("NODESTATUS_CONTEXT_FILE", context_file())
         .output()
         .expect("the binary runs")
         .into()
@@ -225,13 +236,22 @@ fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
         started.elapsed().as_secs_f64()
     );
 
-    // `lab up` prints the command that reads its datastore; run exactly that.
+    // `lab up` makes the lab the current context and prints the plain `get` that reads it;
+    // run exactly that, which says on standard error which datastore it read.
     let db = lab.db();
-    let get = format!(
-        "nodestatus --datastore-type sqlite --sqlite-path {} get -o yaml",
-        db.display()
+    assert!(context_file().is_file(), "lab up sets the current context");
+    let objects = read_back(&up, "nodestatus get -o yaml");
+    let table = nodestatus(&["get"]);
+    assert!(table.ok, "{}", table.stderr);
+    assert_eq!(
+        table.stderr,
+        format!(
+            "Using the datastore of the lab in {} (sqlite {}); datastore flags override it.\n",
+            lab.path(),
+            db.display()
+        )
     );
-    let objects = read_back(&up, &get);
+    assert_eq!(table.stdout.lines().count(), 1 + 3, "{}", table.stdout);
 
     let state = lab.state();
     assert_every_status(&objects, &state, bird);
@@ -279,6 +299,16 @@ fn a_lab_reports_every_node_established_with_its_routes(bird: BirdVersion) {
     assert_eq!(down.stdout, format!("The lab in {} is down.\n", lab.path()));
     assert_nothing_left(&state, &processes);
     assert!(!db.exists(), "the lab's datastore is removed");
+    assert!(
+        !context_file().exists(),
+        "lab down clears the context it set"
+    );
+    let after = nodestatus(&["--sqlite-path", db.to_str().expect("a UTF-8 path"), "get"]);
+    assert!(
+        !after.ok,
+        "get on the removed lab datastore fails: {}",
+        after.stdout
+    );
 
     let again = nodestatus(&["lab", "down", "--dir", lab.path()]);
     assert!(again.ok, "{}", again.stderr);
@@ -418,8 +448,8 @@ fn a_lab_on_etcd_reports_into_etcd_and_down_deletes_its_resources() {
         .concat(),
     );
     assert!(up.ok, "lab up failed:\n{}", up.stderr);
-    let get = format!("nodestatus {} get -o yaml", etcd.join(" "));
-    let objects = read_back(&up, &get);
+    // The current context is the lab's etcd: the plain `get` reads it.
+    let objects = read_back(&up, "nodestatus get -o yaml");
     let state = lab.state();
     assert_every_status(&objects, &state, bird);
     let keys: Vec<String> = state

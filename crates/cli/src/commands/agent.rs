@@ -31,10 +31,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(args: Args, datastore: Arc<dyn Datastore>) -> anyhow::Result<()> {
-    let node = match args.node {
-        Some(node) => node,
-        None => host_name()?,
-    };
+    let node = node_name(args.node)?;
     let mut config = AgentConfig::new(node);
     config.endpoints = args.sockets.endpoints();
     config.collect = collect_options(args.bird_timeout_seconds);
@@ -49,6 +46,16 @@ pub(crate) async fn run(args: Args, datastore: Arc<dyn Datastore>) -> anyhow::Re
         }
     };
     agent.run(shutdown).await.context("agent failed")
+}
+
+/// The node name given (`--node`, `NODENAME`), else the kernel's host name in lowercase, as
+/// Calico defaults it. Optional for clap, so that a usage line never presents `--node` as
+/// missing when `NODENAME` sets it.
+pub(crate) fn node_name(given: Option<String>) -> anyhow::Result<String> {
+    match given {
+        Some(node) => Ok(node),
+        None => host_name(),
+    }
 }
 
 /// The kernel's host name in lowercase (Calico's default node name).

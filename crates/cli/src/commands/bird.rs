@@ -4,7 +4,7 @@
 use nodestatus_api::NodeStatusClass;
 use nodestatus_bird::{Family, collect, render};
 
-use crate::commands::bird_args::{BirdSockets, collect_options};
+use crate::commands::bird_args::{BirdSockets, collect_options, require_a_daemon};
 use crate::output::print;
 
 /// Show BIRD's status, BGP peers or routes as tables.
@@ -52,6 +52,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         &collect_options(args.timeout_seconds),
     )
     .await;
+    require_a_daemon(&snapshot)?;
     let mut out = String::new();
     for view in views {
         let tables = match view {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nodestatus_bird::{CollectOptions, Endpoints};
+use nodestatus_bird::{CollectOptions, Endpoints, Snapshot, Source};
 
 /// Where BIRD's control sockets are.
 #[derive(clap::Args, Debug)]
@@ -31,5 +31,17 @@ pub(crate) fn collect_options(seconds: u64) -> CollectOptions {
     CollectOptions {
         timeout: Duration::from_secs(seconds),
         ..CollectOptions::default()
+    }
+}
+
+/// Fails, naming every socket tried and why, when no BIRD daemon answered at all: a script must
+/// be able to tell "no BIRD here" from an answer. A BIRD 1.6 with one of its two daemons down
+/// still answered for the other family (the caller warns; the exit stays 0).
+pub(crate) fn require_a_daemon(snapshot: &Snapshot) -> anyhow::Result<()> {
+    match (&snapshot.v4, &snapshot.v6) {
+        (Source::Unreachable(v4), Source::Unreachable(v6)) => {
+            anyhow::bail!("no BIRD daemon answered: {v4}; {v6}")
+        }
+        _ => Ok(()),
     }
 }

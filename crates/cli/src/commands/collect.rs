@@ -5,15 +5,17 @@ use anyhow::{Context, bail};
 use nodestatus_api::NodeStatusClass;
 use nodestatus_bird::{Outcome, collect, map_snapshot};
 
-use crate::commands::bird_args::{BirdSockets, collect_options};
+use crate::commands::agent::node_name;
+use crate::commands::bird_args::{BirdSockets, collect_options, require_a_daemon};
 use crate::output::print;
 
 /// Collect status from BIRD once and print it.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// The node the status is for (Calico's NODENAME).
-    #[arg(long, env = "NODENAME")]
-    node: String,
+    /// The node the status is for (Calico's NODENAME); default: the host name in lowercase,
+    /// as the agent's.
+    #[arg(long, env = "NODENAME", value_name = "NAME")]
+    node: Option<String>,
 
     /// Classes to collect, comma-separated: Agent, BGP, Routes.
     #[arg(long, value_delimiter = ',', default_value = "Agent,BGP,Routes")]
@@ -41,6 +43,7 @@ pub(crate) enum Format {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let node = node_name(args.node.clone())?;
     let mut classes = args.classes.clone();
     classes.sort();
     classes.dedup();
@@ -50,6 +53,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         &collect_options(args.timeout_seconds),
     )
     .await;
+    require_a_daemon(&snapshot)?;
     let mapped = map_snapshot(&snapshot, &classes);
     let mut status = mapped.merge_last_good(None);
     status.last_updated = Some(
@@ -65,7 +69,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             Outcome::Unreachable(why) if !warned.contains(&family) => {
                 eprintln!(
                     "warning: node {}: {family} BIRD unreachable ({why}); {family} is NotReady",
-                    args.node
+                    node
                 );
                 warned.push(family);
             }
@@ -86,7 +90,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     if !failures.is_empty() {
         bail!(
             "node {}: incomplete status:\n  {}",
-            args.node,
+            node,
             failures.join("\n  ")
         );
     }

@@ -17,7 +17,7 @@ pub(crate) struct Args {
 /// Deletes each name in turn; one that fails (not found, say) does not stop the others, and
 /// makes the command fail.
 pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result<()> {
-    let store = datastore.open().await?;
+    let store = datastore.open_existing().await?;
     let mut failed = 0;
     for name in &args.names {
         match store.delete(name, None).await {

@@ -47,7 +47,7 @@ pub(crate) enum Format {
 }
 
 pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result<()> {
-    let store = datastore.open().await?;
+    let store = datastore.open_existing().await?;
     if args.watch {
         return watch(&args, store.as_ref()).await;
     }

@@ -7,8 +7,10 @@
 //!   Namespace names are derived from it, so labs in different directories never collide.
 //! - Datastore: the global flags; SQLite without `--sqlite-path` means the lab's own file
 //!   `<dir>/nodestatus.db`. `up` records the choice in `<dir>/datastore.json`, so `status` and
-//!   `down` need no flags, and prints the exact `nodestatus ... get -o yaml` that reads it.
-//!   `down` removes the lab's own file, or deletes the lab's resources from any other datastore.
+//!   `down` need no flags. `up` also makes the lab the current context (`crate::context`), so
+//!   that `get`, `apply`, `delete` without datastore flags use the lab's datastore; `down` clears
+//!   it (when this lab set it), removes the lab's own file, or deletes the lab's resources from
+//!   any other datastore.
 //! - Agents: with SQLite each runs inside its node's namespace, like a node's own agent, serving
 //!   `/metrics` on the namespace's loopback (`127.0.0.1:9094` there). A node namespace sees only
 //!   the lab's subnet, so with etcd or Kubernetes the agents run in this machine's network, where
@@ -37,8 +39,9 @@ use nodestatus_lab::{
 };
 use nodestatus_store::{Datastore, NodeFilter, StoreError};
 
+use crate::context::{self, CurrentContext};
 use crate::datastore::{DatastoreArgs, DatastoreType, shell_quote};
-use crate::output::{Shutdown, print};
+use crate::output::{Shutdown, error_text, print};
 use crate::table;
 
 /// The default lab directory: on tmpfs, so that like the namespaces it is gone after a reboot,
@@ -164,18 +167,41 @@ async fn up(args: UpArgs, global: &DatastoreArgs) -> anyhow::Result<()> {
         Ok(store) => {
             let state = up.keep().context("the lab is gone")?;
             print(&summary(&state, store.as_ref(), &datastore).await?)?;
+            let current = CurrentContext {
+                lab_dir: dir.clone(),
+                datastore: datastore.clone(),
+            };
+            // Without the context the lab still works; the commands then name its datastore.
+            let (context_line, get) = match context::set(&current) {
+                Ok(file) => (
+                    format!(
+                        "It is the current context ({}): commands without datastore flags use \
+                         its datastore until `lab down`.",
+                        file.display()
+                    ),
+                    "nodestatus get -o yaml".to_string(),
+                ),
+                Err(e) => (
+                    format!(
+                        "warning: the current context is unchanged: {}",
+                        error_text(&e)
+                    ),
+                    next_command(&datastore, "get -o yaml")?,
+                ),
+            };
             print(&format!(
-                "\nThe lab is up ({:.1} s). Next:\n  {}\n  {}\n  {}\n",
+                "\nThe lab is up ({:.1} s). {context_line}\nNext:\n  {get}\n  {}\n  {}\n",
                 started.elapsed().as_secs_f64(),
-                next_command(&datastore, "get -o yaml")?,
                 lab_command("status", &dir),
                 lab_command("down", &dir),
             ))
         }
         Err(e) => match up.teardown().await {
-            Ok(()) => Err(anyhow!("{e:#}\nThe lab was taken down.")),
+            Ok(()) => Err(anyhow!("{}\nThe lab was taken down.", error_text(&e))),
             Err(t) => Err(anyhow!(
-                "{e:#}\nTaking the lab down failed too ({t:#}); run: {}",
+                "{}\nTaking the lab down failed too ({}); run: {}",
+                error_text(&e),
+                error_text(&t),
                 lab_command("down", &dir)
             )),
         },
@@ -634,6 +660,7 @@ async fn down(dir: &Path) -> anyhow::Result<()> {
             .collect();
         remove_lab_datastore(&dir, &datastore, &nodes).await?;
     }
+    context::clear_if_set_by(&dir)?;
     if was_up {
         print(&format!("The lab in {} is down.\n", dir.display()))
     } else {
@@ -674,8 +701,9 @@ async fn remove_lab_datastore(
                 }
             }
             Err(e) => eprintln!(
-                "warning: the lab's resources stay in {}: {e:#}",
-                datastore.describe()
+                "warning: the lab's resources stay in {}: {}",
+                datastore.describe(),
+                error_text(&e)
             ),
         }
     }
