@@ -2,7 +2,9 @@
 # Installs what nodestatus's tests and lab need on Debian 12 (run as root; idempotent):
 #   bird 1.6 (bird, bird6, birdc), etcd, protoc, iproute2, procps, and bird2 *unpacked* (not installed:
 #   it conflicts with the bird package) into /opt/nodestatus/bird2, binary
-#   /opt/nodestatus/bird2/usr/sbin/bird. Services the packages would start are stopped and disabled:
+#   /opt/nodestatus/bird2/usr/sbin/bird; BIRD 2.17 and 3.1 from Debian 13 with Debian 13's C library
+#   beside them, unpacked too (scripts/install-bird-current.sh: /opt/nodestatus/bird2.17/bin/bird,
+#   /opt/nodestatus/bird3/bin/bird). Services the packages would start are stopped and disabled:
 #   tests and `nodestatus lab` start their own daemons.
 # Output goes to a log file ($NODESTATUS_DEPS_LOG, default /tmp/nodestatus-install-deps.log); the
 # script prints one summary line. When everything is present it does not touch apt at all.
@@ -55,6 +57,7 @@ for p in "${PACKAGES[@]}"; do
 done
 need_bird2=0
 [ -x "$BIRD2_DIR/usr/sbin/bird" ] || need_bird2=1
+NODESTATUS_DEPS_LOG=$LOG bash "$(dirname "$0")/install-bird-current.sh"
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_bird2" -eq 0 ]; then
     services=$(quiet_services)
