@@ -305,10 +305,10 @@ impl LabState {
                 let counts =
                     control::route_counts(&control::query(&daemon.socket, "show route count")?);
                 for f in &daemon.families {
-                    let table = match (self.bird, f) {
-                        (BirdVersion::V1_6, _) => "",
-                        (BirdVersion::V2, Family::V4) => "master4",
-                        (BirdVersion::V2, Family::V6) => "master6",
+                    let table = match (self.bird.daemon_per_family(), f) {
+                        (true, _) => "",
+                        (false, Family::V4) => "master4",
+                        (false, Family::V6) => "master6",
                     };
                     let seen = counts.iter().find(|(t, _)| t == table).map(|(_, n)| *n);
                     let want = expected.routes(*f).len();
