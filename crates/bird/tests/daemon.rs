@@ -50,6 +50,11 @@ struct Bird {
 
 impl Bird {
     fn start(binary: &str, dir: &Path, name: &str, config: &str) -> Bird {
+        Self::start_with(binary, dir, name, config, &[])
+    }
+
+    /// Started with `extra` arguments after BIRD's usual ones (`-R`: graceful restart recovery).
+    fn start_with(binary: &str, dir: &Path, name: &str, config: &str, extra: &[&str]) -> Bird {
         assert!(
             Path::new(binary).exists(),
             "{binary} is missing: run scripts/install-deps.sh as root (BIRD 1.6 from Debian 12, \
@@ -67,6 +72,7 @@ impl Bird {
             .arg(&socket)
             .arg("-P")
             .arg(dir.join(format!("{name}.pid")))
+            .args(extra)
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
@@ -571,6 +577,89 @@ async fn a_silent_socket_times_out_and_a_closed_one_is_reported() {
         "{err}"
     );
     server.abort();
+}
+
+/// A session with graceful restart that never comes up (passive, the peer never connects), so
+/// a daemon started with `-R` keeps waiting for it to recover.
+const GRACEFUL_16: &str = r#"
+router id 127.0.0.1;
+listen bgp address 127.0.0.1 port PORT;
+protocol device { scan time 10; }
+protocol bgp Mesh_127_0_0_2 { local as 64512; neighbor 127.0.0.2 port PORT as 64512; multihop; passive; graceful restart; import all; export all; }
+"#;
+
+const GRACEFUL_2: &str = r#"
+router id 127.0.0.1;
+protocol device { scan time 10; }
+protocol bgp Mesh_127_0_0_2 {
+  local 127.0.0.1 port PORT as 64512; neighbor 127.0.0.2 port PORT as 64512;
+  multihop; strict bind; passive; graceful restart;
+  ipv4 { import all; export all; };
+}
+"#;
+
+/// `0024` lines: every version, started in graceful restart recovery (`-R`), says so in
+/// `show status` before its last line until the session recovers or the wait timer (240 s)
+/// runs out; the parser keeps them and the daemon is Ready meanwhile.
+#[tokio::test]
+async fn every_version_in_graceful_restart_recovery_says_so_and_is_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, (binary, config, unit)) in [
+        (BIRD, GRACEFUL_16, "protocols"),
+        (BIRD2, GRACEFUL_2, "channels"),
+        (BIRD2_17, GRACEFUL_2, "channels"),
+        (BIRD3, GRACEFUL_2, "channels"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let port = free_port().to_string();
+        let name = format!("gr{k}");
+        let bird = Bird::start_with(
+            binary,
+            dir.path(),
+            &name,
+            &config.replace("PORT", &port),
+            &["-R"],
+        );
+        let endpoints = Endpoints::new(
+            Some(bird.socket.clone()),
+            Some(dir.path().join("absent6.ctl")),
+        );
+        let snapshot = collect(&endpoints, &[NodeStatusClass::Agent], &options()).await;
+        let Source::Daemon(d) = &snapshot.v4 else {
+            panic!("{binary} must answer: {snapshot:?}");
+        };
+        let Part::Collected(status) = &d.status else {
+            panic!("{binary}: {:?}", d.status);
+        };
+        let [progress, waiting, timer] = &status.graceful_restart[..] else {
+            panic!(
+                "{binary}: graceful restart lines {:?}",
+                status.graceful_restart
+            );
+        };
+        assert_eq!(
+            (progress.as_str(), waiting.as_str(), status.daemon.as_str()),
+            (
+                "Graceful restart recovery in progress",
+                format!("Waiting for 1 {unit} to recover").as_str(),
+                "Daemon is up and running"
+            ),
+            "{binary}"
+        );
+        // `Wait timer is 239/240` (1.6) or `239.486/240`: the time left changes.
+        assert!(
+            timer.starts_with("Wait timer is ") && timer.ends_with("/240"),
+            "{binary}: {timer:?}"
+        );
+        let agent = map_snapshot(&snapshot, &[NodeStatusClass::Agent])
+            .status
+            .agent
+            .unwrap();
+        assert_eq!(agent.bird_v4.state, Some(BgpDaemonState::Ready), "{binary}");
+        assert_eq!(agent.bird_v4.router_id, "127.0.0.1", "{binary}");
+    }
 }
 
 /// A static protocol with `n` IPv4 blackhole routes (and, for BIRD 2 and 3, `n / 4` IPv6 ones).
