@@ -1,7 +1,7 @@
 //! BIRD configurations shaped like those Calico's confd renders (`bird.cfg`, `bird6.cfg`,
 //! `bird_ipam.cfg`, `bird_aggr.cfg`): same protocol names, filters, template and session options,
-//! with lab addresses and short timers. BIRD 2 gets the equivalent with `ipv4 {}`/`ipv6 {}` channels;
-//! BIRD 2.17 and 3 run that BIRD 2 configuration unchanged (BIRD 3.1 accepts all of it).
+//! with lab addresses and short timers. BIRD 2 gets the equivalent with `ipv4 {}`/`ipv6 {}`
+//! channels; BIRD 2.17 and 3 run that BIRD 2 configuration unchanged (BIRD 3.1 accepts it all).
 
 use std::path::Path;
 
