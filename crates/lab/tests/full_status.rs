@@ -1,6 +1,6 @@
 //! The whole status nodestatus-bird collects from a real lab equals what the topology implies:
 //! every peer with type, state and counts, every route with FIB/RIB, gateway, interface and
-//! source, for both BIRD versions, converged and with one mesh session disabled. Times and the
+//! source, for every BIRD version (1.6, 2.0, 2.17, 3), converged and with one mesh session disabled. Times and the
 //! version string cannot be predicted: their format is checked, everything else compared exactly.
 
 mod common;
