@@ -54,7 +54,7 @@ present() {
     local dir=$1 pattern=$2 out
     out=$("$OPT/$dir/bin/bird" --version 2>&1) || return 1
     # shellcheck disable=SC2053 # $pattern is a glob on purpose.
-    [[ $out == "BIRD version "${pattern%%-*} ]]
+    [[ $out == "BIRD version "$pattern ]]
 }
 
 all_present() {
@@ -161,7 +161,7 @@ EOF
     version=$("$stage_libdir/ld-linux-x86-64.so.2" --library-path "$stage_libdir" \
         "$stage/$dir/usr/sbin/bird" --version 2>&1) || fail "$package: bird --version failed: $version"
     # shellcheck disable=SC2053 # $pattern is a glob on purpose.
-    [[ $version == "BIRD version "${pattern%%-*} ]] || fail "$package runs as $version, not $pattern"
+    [[ $version == "BIRD version "$pattern ]] || fail "$package runs as $version, not $pattern"
     log "$package: $version"
 done
 
