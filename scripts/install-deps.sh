@@ -10,7 +10,9 @@
 #     maintained and signed, a vendored binary would be a blob in our dependency tree;
 #   - the tests and the lab: bird 1.6 (bird, bird6, birdc), etcd, iproute2, procps, and bird2
 #     *unpacked* (not installed: it conflicts with the bird package) into /opt/nodestatus/bird2,
-#     binary /opt/nodestatus/bird2/usr/sbin/bird;
+#     binary /opt/nodestatus/bird2/usr/sbin/bird; BIRD 2.17 and 3.1 from Debian 13 with Debian
+#     13's C library beside them, unpacked too (scripts/install-bird-current.sh:
+#     /opt/nodestatus/bird2.17/bin/bird, /opt/nodestatus/bird3/bin/bird);
 #   - the test runner, cargo-nextest (`cargo install` when missing).
 # Services the packages would start are stopped and disabled: tests and `nodestatus lab` start
 # their own daemons.
@@ -66,6 +68,7 @@ for p in "${PACKAGES[@]}"; do
 done
 need_bird2=0
 [ -x "$BIRD2_DIR/usr/sbin/bird" ] || need_bird2=1
+NODESTATUS_DEPS_LOG=$LOG bash "$(dirname "$0")/install-bird-current.sh"
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_bird2" -eq 0 ]; then
     services=$(quiet_services)

@@ -1,6 +1,8 @@
-//! The client, discovery and collection against real BIRD daemons (Debian's `bird`/`bird6`
-//! 1.6.8 and BIRD 2.0.12), each started in the foreground on a socket in a temporary directory
-//! and stopped by its PID. BGP sessions only ever go to loopback addresses, on a free port.
+//! The client, discovery and collection against real BIRD daemons (Debian 12's `bird`/`bird6`
+//! 1.6.8 and BIRD 2.0.12, Debian 13's BIRD 2.17 and 3.1 through the wrappers
+//! scripts/install-bird-current.sh writes), each started in the foreground on a socket in a
+//! temporary directory and stopped by its PID. BGP sessions only ever go to loopback addresses,
+//! on a free port.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,25 @@ use nodestatus_bird::{
 const BIRD: &str = "/usr/sbin/bird";
 const BIRD6: &str = "/usr/sbin/bird6";
 const BIRD2: &str = "/opt/nodestatus/bird2/usr/sbin/bird";
+/// Debian 13's BIRD 2.17 and 3.1, run by wrappers through Debian 13's loader (`exec`, so the
+/// child's PID is the daemon's).
+const BIRD2_17: &str = "/opt/nodestatus/bird2.17/bin/bird";
+const BIRD3: &str = "/opt/nodestatus/bird3/bin/bird";
+
+/// What `<binary> --version` prints after `BIRD version ` (on stderr): the version the daemon
+/// must report on its socket. The Debian 13 versions are whatever trixie served at set-up.
+fn version_of(binary: &str) -> String {
+    let out = Command::new(binary)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("{binary} --version: {e}"));
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .strip_prefix("BIRD version ")
+        .unwrap_or_else(|| panic!("{binary} --version printed {text:?}"))
+        .to_string()
+}
 
 /// A BIRD daemon running in the foreground; killed (by PID) when dropped.
 struct Bird {
@@ -29,10 +50,16 @@ struct Bird {
 
 impl Bird {
     fn start(binary: &str, dir: &Path, name: &str, config: &str) -> Bird {
+        Self::start_with(binary, dir, name, config, &[])
+    }
+
+    /// Started with `extra` arguments after BIRD's usual ones (`-R`: graceful restart recovery).
+    fn start_with(binary: &str, dir: &Path, name: &str, config: &str, extra: &[&str]) -> Bird {
         assert!(
             Path::new(binary).exists(),
-            "{binary} is missing: install Debian's `bird` package (1.6) and unpack `bird2` 2.0.12 with \
-             `dpkg -x` into /opt/nodestatus/bird2"
+            "{binary} is missing: run scripts/install-deps.sh as root (BIRD 1.6 from Debian 12, \
+             2.0.12 unpacked into /opt/nodestatus/bird2, 2.17 and 3.1 from Debian 13 into \
+             /opt/nodestatus/bird2.17 and /opt/nodestatus/bird3)"
         );
         let conf = dir.join(format!("{name}.conf"));
         let socket = dir.join(format!("{name}.ctl"));
@@ -45,6 +72,7 @@ impl Bird {
             .arg(&socket)
             .arg("-P")
             .arg(dir.join(format!("{name}.pid")))
+            .args(extra)
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
@@ -177,10 +205,28 @@ protocol bgp Mesh_127_0_0_1 {
 
 #[tokio::test]
 async fn bird_2_one_daemon_serves_both_families() {
+    one_daemon_serves_both_families(BIRD2, "2.0.12").await;
+}
+
+#[tokio::test]
+async fn bird_2_17_one_daemon_serves_both_families() {
+    one_daemon_serves_both_families(BIRD2_17, &version_of(BIRD2_17)).await;
+}
+
+#[tokio::test]
+async fn bird_3_one_daemon_serves_both_families() {
+    let version = version_of(BIRD3);
+    assert!(version.starts_with("3."), "{version}");
+    one_daemon_serves_both_families(BIRD3, &version).await;
+}
+
+/// Two BIRD 2 or 3 daemons with a multiprotocol session between them, a disabled session, a
+/// passive one that never gets a connection; collected through the IPv4 socket alone.
+async fn one_daemon_serves_both_families(binary: &str, version: &str) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
-    let a = Bird::start(BIRD2, dir.path(), "a", &BIRD2_A.replace("PORT", &port));
-    let _b = Bird::start(BIRD2, dir.path(), "b", &BIRD2_B.replace("PORT", &port));
+    let a = Bird::start(binary, dir.path(), "a", &BIRD2_A.replace("PORT", &port));
+    let _b = Bird::start(binary, dir.path(), "b", &BIRD2_B.replace("PORT", &port));
     // The IPv6 socket must not be used: the daemon on the IPv4 socket is BIRD 2.
     let endpoints = Endpoints::new(Some(a.socket.clone()), Some(dir.path().join("absent6.ctl")));
     let snapshot = collect_until(&endpoints, |s| {
@@ -194,7 +240,7 @@ async fn bird_2_one_daemon_serves_both_families() {
         panic!("both families must come from the BIRD 2 daemon: {snapshot:?}");
     };
     assert!(Arc::ptr_eq(v4, v6));
-    assert_eq!(v4.version, "2.0.12");
+    assert_eq!(v4.version, version);
     assert_eq!(v4.socket, a.socket);
 
     let mapped = map_snapshot(&snapshot, &NodeStatusClass::ALL);
@@ -210,7 +256,7 @@ async fn bird_2_one_daemon_serves_both_families() {
     let agent = status.agent.unwrap();
     for d in [&agent.bird_v4, &agent.bird_v6] {
         assert_eq!(d.state, Some(BgpDaemonState::Ready));
-        assert_eq!(d.version, "2.0.12");
+        assert_eq!(d.version, version);
         assert_eq!(d.router_id, "127.0.0.1");
         assert!(!d.last_boot_time.is_empty() && d.last_reconfiguration_time == d.last_boot_time);
     }
@@ -417,11 +463,20 @@ async fn no_daemon_at_all_makes_both_families_not_ready() {
 
 #[tokio::test]
 async fn the_client_returns_bird_error_replies_as_replies() {
+    client_returns_bird_error_replies_as_replies(BIRD2, "2.0.12").await;
+}
+
+#[tokio::test]
+async fn the_client_returns_bird_3_error_replies_as_replies() {
+    client_returns_bird_error_replies_as_replies(BIRD3, &version_of(BIRD3)).await;
+}
+
+async fn client_returns_bird_error_replies_as_replies(binary: &str, version: &str) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
-    let bird = Bird::start(BIRD2, dir.path(), "a", &BIRD2_A.replace("PORT", &port));
+    let bird = Bird::start(binary, dir.path(), "a", &BIRD2_A.replace("PORT", &port));
     let mut conn = Connection::connect(&bird.socket, &options()).await.unwrap();
-    assert_eq!(conn.version(), "2.0.12");
+    assert_eq!(conn.version(), version);
     let not_found = conn.query("show route for 10.99.99.99").await.unwrap();
     assert_eq!(not_found.text(), "8001 Network not found\n");
     let syntax = conn.query("show route foo").await.unwrap();
@@ -524,7 +579,90 @@ async fn a_silent_socket_times_out_and_a_closed_one_is_reported() {
     server.abort();
 }
 
-/// A static protocol with `n` IPv4 blackhole routes (and, for BIRD 2, `n / 4` IPv6 ones).
+/// A session with graceful restart that never comes up (passive, the peer never connects), so
+/// a daemon started with `-R` keeps waiting for it to recover.
+const GRACEFUL_16: &str = r#"
+router id 127.0.0.1;
+listen bgp address 127.0.0.1 port PORT;
+protocol device { scan time 10; }
+protocol bgp Mesh_127_0_0_2 { local as 64512; neighbor 127.0.0.2 port PORT as 64512; multihop; passive; graceful restart; import all; export all; }
+"#;
+
+const GRACEFUL_2: &str = r#"
+router id 127.0.0.1;
+protocol device { scan time 10; }
+protocol bgp Mesh_127_0_0_2 {
+  local 127.0.0.1 port PORT as 64512; neighbor 127.0.0.2 port PORT as 64512;
+  multihop; strict bind; passive; graceful restart;
+  ipv4 { import all; export all; };
+}
+"#;
+
+/// `0024` lines: every version, started in graceful restart recovery (`-R`), says so in
+/// `show status` before its last line until the session recovers or the wait timer (240 s)
+/// runs out; the parser keeps them and the daemon is Ready meanwhile.
+#[tokio::test]
+async fn every_version_in_graceful_restart_recovery_says_so_and_is_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, (binary, config, unit)) in [
+        (BIRD, GRACEFUL_16, "protocols"),
+        (BIRD2, GRACEFUL_2, "channels"),
+        (BIRD2_17, GRACEFUL_2, "channels"),
+        (BIRD3, GRACEFUL_2, "channels"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let port = free_port().to_string();
+        let name = format!("gr{k}");
+        let bird = Bird::start_with(
+            binary,
+            dir.path(),
+            &name,
+            &config.replace("PORT", &port),
+            &["-R"],
+        );
+        let endpoints = Endpoints::new(
+            Some(bird.socket.clone()),
+            Some(dir.path().join("absent6.ctl")),
+        );
+        let snapshot = collect(&endpoints, &[NodeStatusClass::Agent], &options()).await;
+        let Source::Daemon(d) = &snapshot.v4 else {
+            panic!("{binary} must answer: {snapshot:?}");
+        };
+        let Part::Collected(status) = &d.status else {
+            panic!("{binary}: {:?}", d.status);
+        };
+        let [progress, waiting, timer] = &status.graceful_restart[..] else {
+            panic!(
+                "{binary}: graceful restart lines {:?}",
+                status.graceful_restart
+            );
+        };
+        assert_eq!(
+            (progress.as_str(), waiting.as_str(), status.daemon.as_str()),
+            (
+                "Graceful restart recovery in progress",
+                format!("Waiting for 1 {unit} to recover").as_str(),
+                "Daemon is up and running"
+            ),
+            "{binary}"
+        );
+        // `Wait timer is 239/240` (1.6) or `239.486/240`: the time left changes.
+        assert!(
+            timer.starts_with("Wait timer is ") && timer.ends_with("/240"),
+            "{binary}: {timer:?}"
+        );
+        let agent = map_snapshot(&snapshot, &[NodeStatusClass::Agent])
+            .status
+            .agent
+            .unwrap();
+        assert_eq!(agent.bird_v4.state, Some(BgpDaemonState::Ready), "{binary}");
+        assert_eq!(agent.bird_v4.router_id, "127.0.0.1", "{binary}");
+    }
+}
+
+/// A static protocol with `n` IPv4 blackhole routes (and, for BIRD 2 and 3, `n / 4` IPv6 ones).
 fn large_config(bird2: bool, n: u32) -> String {
     let mut conf = String::from("router id 127.0.0.1;\nprotocol device { scan time 10; }\n");
     conf += if bird2 {
@@ -550,13 +688,12 @@ fn large_config(bird2: bool, n: u32) -> String {
 async fn a_large_table_arrives_and_parses_whole() {
     let dir = tempfile::tempdir().unwrap();
     let n = 20_000;
-    for (binary, bird2) in [(BIRD, false), (BIRD2, true)] {
-        let bird = Bird::start(
-            binary,
-            dir.path(),
-            if bird2 { "b2" } else { "b16" },
-            &large_config(bird2, n),
-        );
+    for (binary, name, bird2) in [
+        (BIRD, "b16", false),
+        (BIRD2, "b2", true),
+        (BIRD3, "b3", true),
+    ] {
+        let bird = Bird::start(binary, dir.path(), name, &large_config(bird2, n));
         let endpoints = Endpoints::new(
             Some(bird.socket.clone()),
             Some(dir.path().join("absent6.ctl")),

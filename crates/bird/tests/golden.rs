@@ -1,8 +1,9 @@
 //! Golden tests on replies captured from real BIRD daemons.
 //!
 //! Captures live in `tests/fixtures/<set>/<node>-<daemon>-<command>.txt` (`daemon` is `bird` or
-//! BIRD 1.6's `bird6`; `bird1.6/`, `bird2/` and their `-disabled` variants are written by the
-//! lab crate from network-namespace labs, `loopback-*` by hand from daemons on loopback). The
+//! BIRD 1.6's `bird6`; `bird1.6/`, `bird2/`, `bird2.17/`, `bird3/` and their `-disabled`
+//! variants are written by the lab crate from network-namespace labs, `loopback-*` by hand from
+//! daemons on loopback). The
 //! expected values live apart, in `tests/golden/<set>/`, because the lab rewrites the fixture
 //! directories whole:
 //! - `<node>-<daemon>-<command>.json`: the parsed reply;
@@ -128,7 +129,9 @@ fn orphans(set: &str, wanted: &[String], failures: &mut Vec<String>) {
 fn every_capture_parses_to_its_golden_value_and_every_node_maps_to_its_golden_status() {
     let sets = captures();
     assert!(
-        sets.contains_key("loopback-bird1.6") && sets.contains_key("loopback-bird2"),
+        ["loopback-bird1.6", "loopback-bird2", "loopback-bird3"]
+            .iter()
+            .all(|set| sets.contains_key(*set)),
         "the hand-captured sets are part of the crate: {:?}",
         sets.keys().collect::<Vec<_>>()
     );

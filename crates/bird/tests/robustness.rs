@@ -200,9 +200,18 @@ fn part<T>(
 /// A snapshot of the capture's daemon with `status`, `protocols` and `routes` as the replies.
 fn snapshot(capture: &Capture, status: &[u8], protocols: &[u8], routes: &[u8]) -> Snapshot {
     let bird2 = !capture.set.contains("1.6");
+    // The version the capture's daemon greeted with (`bird2.17`, `bird3`, `loopback-bird3`...).
+    let version = [
+        ("bird3", "3.1.8"),
+        ("bird2.17", "2.17.6"),
+        ("bird1.6", "1.6.8"),
+    ]
+    .into_iter()
+    .find_map(|(set, version)| capture.set.contains(set).then_some(version))
+    .unwrap_or("2.0.12");
     let daemon = Arc::new(Daemon {
         socket: PathBuf::from("/run/bird.ctl"),
-        version: if bird2 { "2.0.12" } else { "1.6.8" }.to_owned(),
+        version: version.to_owned(),
         status: part(status, SHOW_STATUS, |r| parse_status(&r)),
         protocols: part(protocols, SHOW_PROTOCOLS_ALL, |r| parse_protocols(&r)),
         routes: part(routes, SHOW_ROUTE, RouteTable::parse),

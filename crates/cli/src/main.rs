@@ -12,7 +12,7 @@
 //!
 //! Tests: unit tests for pure parts (table rows, ages, flag round-trips); `tests/` drives the
 //! built binary: apply/get/delete/watch on temporary SQLite files, the manifests against
-//! `deploy/`, and `lab up`/`down` with real BIRD 1.6 and 2 (root needed; they fail, never skip,
+//! `deploy/`, and `lab up`/`down` with real BIRD 1.6, 2.0, 2.17 and 3 (root needed; they fail, never skip,
 //! without it).
 
 mod commands;

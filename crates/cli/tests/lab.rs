@@ -1,4 +1,4 @@
-//! `nodestatus lab up|status|down` with real BIRD 1.6 and BIRD 2: every node's status, read
+//! `nodestatus lab up|status|down` with real BIRD 1.6, 2.0, 2.17 and 3: every node's status, read
 //! back with `get -o yaml` through the command `lab up` prints, is what the lab's topology
 //! implies; `down` leaves no namespace or process behind and can run twice.
 //!
@@ -27,11 +27,7 @@ fn require_lab_prerequisites(bird: BirdVersion) {
         is_root(),
         "the lab tests need root (network namespaces): run them as root, as CI does"
     );
-    let binaries: &[&str] = match bird {
-        BirdVersion::V1_6 => &["/usr/sbin/bird", "/usr/sbin/bird6"],
-        BirdVersion::V2 => &["/opt/nodestatus/bird2/usr/sbin/bird"],
-    };
-    for binary in binaries {
+    for binary in bird.binaries() {
         assert!(
             Path::new(binary).is_file(),
             "{binary} is missing: run `sudo scripts/install-deps.sh`"
@@ -409,10 +405,7 @@ fn assert_nothing_left(state: &LabState, processes: &[ProcessId]) {
 }
 
 fn bird_daemons(bird: BirdVersion) -> usize {
-    match bird {
-        BirdVersion::V1_6 => 2,
-        BirdVersion::V2 => 1,
-    }
+    if bird.daemon_per_family() { 2 } else { 1 }
 }
 
 #[test]
@@ -423,6 +416,16 @@ fn a_bird_1_6_lab_reports_every_node_established_with_its_routes() {
 #[test]
 fn a_bird_2_lab_reports_every_node_established_with_its_routes() {
     a_lab_reports_every_node_established_with_its_routes(BirdVersion::V2);
+}
+
+#[test]
+fn a_bird_2_17_lab_reports_every_node_established_with_its_routes() {
+    a_lab_reports_every_node_established_with_its_routes(BirdVersion::V2_17);
+}
+
+#[test]
+fn a_bird_3_lab_reports_every_node_established_with_its_routes() {
+    a_lab_reports_every_node_established_with_its_routes(BirdVersion::V3);
 }
 
 /// With etcd on this machine's loopback (which the node namespaces cannot reach) the agents run

@@ -1,6 +1,7 @@
 //! BIRD configurations shaped like those Calico's confd renders (`bird.cfg`, `bird6.cfg`,
 //! `bird_ipam.cfg`, `bird_aggr.cfg`): same protocol names, filters, template and session options,
-//! with lab addresses and short timers. BIRD 2 gets the equivalent with `ipv4 {}`/`ipv6 {}` channels.
+//! with lab addresses and short timers. BIRD 2 gets the equivalent with `ipv4 {}`/`ipv6 {}`
+//! channels; BIRD 2.17 and 3 run that BIRD 2 configuration unchanged (BIRD 3.1 accepts it all).
 
 use std::path::Path;
 
@@ -11,16 +12,22 @@ use crate::topology::{self, Session, SessionKind};
 pub(crate) fn daemons(bird: BirdVersion) -> &'static [(&'static str, &'static [Family])] {
     match bird {
         BirdVersion::V1_6 => &[("bird", &[Family::V4]), ("bird6", &[Family::V6])],
-        BirdVersion::V2 => &[("bird", &[Family::V4, Family::V6])],
+        BirdVersion::V2 | BirdVersion::V2_17 | BirdVersion::V3 => {
+            &[("bird", &[Family::V4, Family::V6])]
+        }
     }
 }
 
-/// The binary that runs a daemon.
+/// The binary that runs a daemon. BIRD 2.17 and 3 are Debian 13's, which need Debian 13's C
+/// library: the wrapper scripts/install-bird-current.sh writes runs them through its loader
+/// (`exec`, so the daemon keeps the wrapper's PID).
 pub(crate) fn binary(bird: BirdVersion, daemon: &str) -> &'static str {
     match (bird, daemon) {
         (BirdVersion::V1_6, "bird6") => "/usr/sbin/bird6",
         (BirdVersion::V1_6, _) => "/usr/sbin/bird",
         (BirdVersion::V2, _) => "/opt/nodestatus/bird2/usr/sbin/bird",
+        (BirdVersion::V2_17, _) => "/opt/nodestatus/bird2.17/bin/bird",
+        (BirdVersion::V3, _) => "/opt/nodestatus/bird3/bin/bird",
     }
 }
 
@@ -41,7 +48,9 @@ pub(crate) fn render(bird: BirdVersion, nodes: usize, i: usize, node_dir: &Path)
             bird16(Family::V4, i, &sessions, &log("bird")),
             bird16(Family::V6, i, &sessions, &log("bird6")),
         ],
-        BirdVersion::V2 => vec![bird2(i, &sessions, &log("bird"))],
+        BirdVersion::V2 | BirdVersion::V2_17 | BirdVersion::V3 => {
+            vec![bird2(i, &sessions, &log("bird"))]
+        }
     }
 }
 

@@ -15,32 +15,61 @@ pub const MAX_NODES: usize = 20;
 /// Which BIRD runs in the nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BirdVersion {
-    /// Debian's BIRD 1.6: `bird` for IPv4 and `bird6` for IPv6, two control sockets.
+    /// Debian 12's BIRD 1.6: `bird` for IPv4 and `bird6` for IPv6, two control sockets.
     #[serde(rename = "1.6")]
     V1_6,
-    /// BIRD 2 (unpacked at /opt/nodestatus/bird2): one daemon for both families, one socket.
+    /// Debian 12's BIRD 2.0 (unpacked at /opt/nodestatus/bird2): one daemon for both families,
+    /// one socket.
     #[serde(rename = "2")]
     V2,
+    /// Debian 13's BIRD 2.17 (unpacked at /opt/nodestatus/bird2.17 with Debian 13's C library by
+    /// scripts/install-bird-current.sh): as BIRD 2.0.
+    #[serde(rename = "2.17")]
+    V2_17,
+    /// Debian 13's BIRD 3.1 (unpacked at /opt/nodestatus/bird3 like 2.17): multi-threaded, the
+    /// same configuration language and control protocol as BIRD 2.
+    #[serde(rename = "3")]
+    V3,
 }
 
 impl BirdVersion {
-    /// Both versions, oldest first.
-    pub const ALL: [BirdVersion; 2] = [Self::V1_6, Self::V2];
+    /// Every version, oldest first.
+    pub const ALL: [BirdVersion; 4] = [Self::V1_6, Self::V2, Self::V2_17, Self::V3];
 
-    /// The version as written in paths and messages: `1.6` or `2`.
+    /// The version as written in paths, messages and `--bird`: `1.6`, `2`, `2.17` or `3`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::V1_6 => "1.6",
             Self::V2 => "2",
+            Self::V2_17 => "2.17",
+            Self::V3 => "3",
         }
     }
 
-    /// What `show status` prints as the version starts with this (`1.6.`, `2.`).
+    /// What `show status` prints as the version starts with this (`1.6.`, `2.0.`, `2.17.`, `3.`).
     pub fn version_prefix(self) -> &'static str {
         match self {
             Self::V1_6 => "1.6.",
-            Self::V2 => "2.",
+            Self::V2 => "2.0.",
+            Self::V2_17 => "2.17.",
+            Self::V3 => "3.",
         }
+    }
+
+    /// True for BIRD 1.6, the one version with a daemon per family; BIRD 2 and 3 run one daemon
+    /// for both, with `ipv4`/`ipv6` channels, tables `master4`/`master6` and multiprotocol
+    /// sessions.
+    pub fn daemon_per_family(self) -> bool {
+        self == Self::V1_6
+    }
+
+    /// The programs the lab runs for this version (BIRD 1.6: `bird` and `bird6`), for a
+    /// prerequisite check.
+    pub fn binaries(self) -> Vec<&'static str> {
+        crate::config::daemons(self)
+            .iter()
+            .map(|(daemon, _)| crate::config::binary(self, daemon))
+            .collect()
     }
 }
 
@@ -55,8 +84,10 @@ impl std::str::FromStr for BirdVersion {
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s {
             "1.6" | "1" => Ok(Self::V1_6),
-            "2" => Ok(Self::V2),
-            _ => Err(format!("{s:?} is not a BIRD version (1.6 or 2)")),
+            "2" | "2.0" => Ok(Self::V2),
+            "2.17" => Ok(Self::V2_17),
+            "3" | "3.1" => Ok(Self::V3),
+            _ => Err(format!("{s:?} is not a BIRD version (1.6, 2, 2.17 or 3)")),
         }
     }
 }

@@ -61,7 +61,7 @@ pub struct Node {
     pub ipv6: Ipv6Addr,
     /// BIRD's router ID (the IPv4 address).
     pub router_id: Ipv4Addr,
-    /// `bird` and `bird6` (BIRD 1.6) or one `bird` (BIRD 2).
+    /// `bird` and `bird6` (BIRD 1.6) or one `bird` (BIRD 2 and 3).
     pub daemons: Vec<Daemon>,
     /// Processes started in the namespace with `Lab::spawn`.
     pub processes: Vec<Process>,
@@ -72,7 +72,7 @@ pub struct Node {
 pub struct Daemon {
     /// `bird` or `bird6`.
     pub name: String,
-    /// The families it serves (both for BIRD 2).
+    /// The families it serves (both for BIRD 2 and 3).
     pub families: Vec<Family>,
     /// Its control socket: what a BIRD client connects to.
     pub socket: PathBuf,
@@ -106,7 +106,7 @@ impl Node {
     }
 
     /// The control socket to query for a family: `bird.ctl` / `bird6.ctl` (BIRD 1.6) or the
-    /// one `bird.ctl` (BIRD 2).
+    /// one `bird.ctl` (BIRD 2 and 3).
     pub fn socket(&self, f: Family) -> Option<&Path> {
         self.daemon(f).map(|d| d.socket.as_path())
     }
@@ -305,10 +305,10 @@ impl LabState {
                 let counts =
                     control::route_counts(&control::query(&daemon.socket, "show route count")?);
                 for f in &daemon.families {
-                    let table = match (self.bird, f) {
-                        (BirdVersion::V1_6, _) => "",
-                        (BirdVersion::V2, Family::V4) => "master4",
-                        (BirdVersion::V2, Family::V6) => "master6",
+                    let table = match (self.bird.daemon_per_family(), f) {
+                        (true, _) => "",
+                        (false, Family::V4) => "master4",
+                        (false, Family::V6) => "master6",
                     };
                     let seen = counts.iter().find(|(t, _)| t == table).map(|(_, n)| *n);
                     let want = expected.routes(*f).len();

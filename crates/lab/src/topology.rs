@@ -203,10 +203,10 @@ pub(crate) fn global_peer(f: Family) -> IpAddr {
     }
 }
 
-/// With BIRD 2, the IPv4 mesh session between n1 and n2 also carries IPv6 (so IPv6 routes are
-/// learned over a session named after an IPv4 address), besides their own IPv6 session.
+/// With BIRD 2 and 3, the IPv4 mesh session between n1 and n2 also carries IPv6 (so IPv6 routes
+/// are learned over a session named after an IPv4 address), besides their own IPv6 session.
 pub(crate) fn multiprotocol(bird: BirdVersion, a: usize, b: usize) -> bool {
-    bird == BirdVersion::V2 && a.min(b) == 1 && a.max(b) == 2
+    !bird.daemon_per_family() && a.min(b) == 1 && a.max(b) == 2
 }
 
 /// The BGP sessions of node `i`: the mesh (IPv4 then IPv6), then the global peer and the node
@@ -312,7 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn only_bird2_n1_n2_ipv4_session_carries_ipv6() {
+    fn with_bird_2_and_3_only_the_n1_n2_ipv4_session_carries_ipv6() {
         let multi = |bird| {
             (1..=3)
                 .flat_map(|i| sessions(bird, 3, i).into_iter().map(move |s| (i, s)))
@@ -320,10 +320,13 @@ mod tests {
                 .map(|(i, s)| format!("n{i}:{}", s.name))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(
-            multi(BirdVersion::V2),
-            ["n1:Mesh_10_99_0_12", "n2:Mesh_10_99_0_11"]
-        );
+        for bird in [BirdVersion::V2, BirdVersion::V2_17, BirdVersion::V3] {
+            assert_eq!(
+                multi(bird),
+                ["n1:Mesh_10_99_0_12", "n2:Mesh_10_99_0_11"],
+                "BIRD {bird}"
+            );
+        }
         assert!(multi(BirdVersion::V1_6).is_empty());
     }
 }

@@ -21,7 +21,8 @@ const COMMANDS: [&str; 5] = [
 ];
 
 /// The session disabled for the `-disabled` set: n2's IPv4 session to n1. n2 is its active side
-/// (larger address), so n1 waits stably in `Passive`; with BIRD 2 the session also carries IPv6.
+/// (larger address), so n1 waits stably in `Passive`; with BIRD 2 and 3 the session also carries
+/// IPv6.
 const DISABLED: (&str, &str) = ("n2", "Mesh_10_99_0_11");
 
 fn update() -> bool {
@@ -174,4 +175,14 @@ fn bird_1_6_replies_match_the_fixtures() {
 #[test]
 fn bird_2_replies_match_the_fixtures() {
     replies_of_a_converged_lab_and_one_with_a_disabled_session(BirdVersion::V2);
+}
+
+#[test]
+fn bird_2_17_replies_match_the_fixtures() {
+    replies_of_a_converged_lab_and_one_with_a_disabled_session(BirdVersion::V2_17);
+}
+
+#[test]
+fn bird_3_replies_match_the_fixtures() {
+    replies_of_a_converged_lab_and_one_with_a_disabled_session(BirdVersion::V3);
 }

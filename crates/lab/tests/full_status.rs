@@ -1,6 +1,6 @@
 //! The whole status nodestatus-bird collects from a real lab equals what the topology implies:
 //! every peer with type, state and counts, every route with FIB/RIB, gateway, interface and
-//! source, for both BIRD versions, converged and with one mesh session disabled. Times and the
+//! source, for every BIRD version (1.6, 2.0, 2.17, 3), converged and with one mesh session disabled. Times and the
 //! version string cannot be predicted: their format is checked, everything else compared exactly.
 
 mod common;
@@ -12,15 +12,17 @@ use nodestatus_api::{
 use nodestatus_bird::{CollectOptions, Endpoints, Outcome, collect, map_snapshot};
 use nodestatus_lab::{BirdVersion, ExpectedNode, ExpectedState, Family, Lab, Node, sort_routes};
 
-/// `HH:MM:SS` (BIRD 1.6) or `HH:MM:SS.mmm` (BIRD 2): BIRD's default time format for protocols.
+/// `HH:MM:SS` (BIRD 1.6) or `HH:MM:SS.mmm` (BIRD 2 and 3): BIRD's default time format for
+/// protocols.
 fn is_time(bird: BirdVersion, s: &str) -> bool {
     let digits = |part: &str, n: usize| part.len() == n && part.bytes().all(|b| b.is_ascii_digit());
-    let (hms, millis) = match bird {
-        BirdVersion::V1_6 => (s, None),
-        BirdVersion::V2 => match s.split_once('.') {
+    let (hms, millis) = if bird == BirdVersion::V1_6 {
+        (s, None)
+    } else {
+        match s.split_once('.') {
             Some((hms, millis)) => (hms, Some(millis)),
             None => return false,
-        },
+        }
     };
     let parts: Vec<&str> = hms.split(':').collect();
     parts.len() == 3 && parts.iter().all(|p| digits(p, 2)) && millis.is_none_or(|m| digits(m, 3))
@@ -176,7 +178,8 @@ fn full_status_matches_the_topology(bird: BirdVersion) {
     let mut test = common::converged(bird, 3);
     assert_statuses(&test.lab, "converged");
 
-    // n2 is the active side of its IPv4 session to n1; with BIRD 2 that session carries IPv6 too.
+    // n2 is the active side of its IPv4 session to n1; with BIRD 2 and 3 that session carries
+    // IPv6 too.
     test.lab
         .disable_protocol("n2", "Mesh_10_99_0_11")
         .unwrap_or_else(|e| panic!("{e}"));
@@ -197,4 +200,14 @@ fn bird_1_6_status_matches_the_topology() {
 #[test]
 fn bird_2_status_matches_the_topology() {
     full_status_matches_the_topology(BirdVersion::V2);
+}
+
+#[test]
+fn bird_2_17_status_matches_the_topology() {
+    full_status_matches_the_topology(BirdVersion::V2_17);
+}
+
+#[test]
+fn bird_3_status_matches_the_topology() {
+    full_status_matches_the_topology(BirdVersion::V3);
 }

@@ -129,6 +129,13 @@ fn bird_2_lab_down_leaves_no_namespace_process_or_file() {
     down_leaves_nothing_behind(BirdVersion::V2);
 }
 
+/// BIRD 3 (like 2.17) runs through Debian 13's loader: the PID its PID file names is the one
+/// stopped, and nothing is left of it either.
+#[test]
+fn bird_3_lab_down_leaves_no_namespace_process_or_file() {
+    down_leaves_nothing_behind(BirdVersion::V3);
+}
+
 #[test]
 fn a_kept_lab_is_found_and_stopped_through_its_state_file() {
     let common::TestLab { mut lab, dir: tmp } = common::up(BirdVersion::V2, 2);

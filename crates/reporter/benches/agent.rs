@@ -1,4 +1,4 @@
-//! What one agent costs on a real 3-node BIRD lab (BIRD 1.6 and 2), with the SQLite datastore:
+//! What one agent costs on a real 3-node BIRD lab (BIRD 1.6, 2.0, 2.17 and 3), with the SQLite datastore:
 //! CPU share and resident memory at 10 s and 1 s periods, and how long one collection of all
 //! classes takes. Needs root (the lab). Run with
 //! `cargo bench -p nodestatus-reporter --bench agent`; `NODESTATUS_BENCH_SECONDS` sets the

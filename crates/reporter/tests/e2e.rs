@@ -1,4 +1,4 @@
-//! The agent end to end: real BIRD 1.6 and 2 daemons in network namespaces (nodestatus-lab),
+//! The agent end to end: real BIRD 1.6, 2.0, 2.17 and 3 daemons in network namespaces (nodestatus-lab),
 //! real datastores (SQLite; etcd started by its crate's harness), the agent in-process with
 //! its HTTP endpoints. Each test is one behaviour of SPEC.md / DESIGN.md; the main ones run
 //! against both SQLite and etcd. Periods are 1-2 s so the suite stays fast; waits allow for a
@@ -148,6 +148,23 @@ async fn sqlite_bird_1_6_applied_resource_gets_the_labs_status_within_its_period
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_bird_2_applied_resource_gets_the_labs_status_within_its_period() {
     applied_resource_gets_the_labs_status_within_its_period(BirdVersion::V2, Store::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_bird_2_17_applied_resource_gets_the_labs_status_within_its_period() {
+    applied_resource_gets_the_labs_status_within_its_period(BirdVersion::V2_17, Store::sqlite())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_bird_3_applied_resource_gets_the_labs_status_within_its_period() {
+    applied_resource_gets_the_labs_status_within_its_period(BirdVersion::V3, Store::sqlite()).await;
+}
+
+/// BIRD 3 prints nothing that changes between collections of a steady lab either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_bird_3_steady_bird_means_no_writes_for_ten_periods() {
+    steady_bird_means_no_writes(BirdVersion::V3, Store::sqlite()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

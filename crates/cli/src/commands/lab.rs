@@ -93,7 +93,8 @@ struct UpArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=nodestatus_lab::MAX_NODES as i64))]
     nodes: u8,
 
-    /// BIRD version: 1.6 (bird + bird6) or 2 (one daemon for both families).
+    /// BIRD version: 1.6 (bird + bird6), or one daemon for both families: 2 (2.0), 2.17 or 3
+    /// (Debian 13's, see scripts/install-bird-current.sh).
     #[arg(long, default_value = "1.6", value_name = "VERSION")]
     bird: BirdVersion,
 
