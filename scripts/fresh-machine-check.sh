@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The newcomer's path, proven on a brand-new Debian 12 root: the README's set-up command, read
 # from README.md and run exactly as written, then what a newcomer types next: `nodestatus get`
-# (three statuses, every mesh session established), `get -o yaml`, `lab down` (nothing left).
+# (three statuses, every mesh session established), `get -o yaml`, `lab down` (nothing left);
+# then the same with BIRD 2.17 and BIRD 3 (`lab up --bird 2.17|3`, two nodes each).
 #
 # The root comes from ../shared/tools/fresh-debian (debootstrap minbase plus this machine's Rust
 # toolchain; FRESH_DEBIAN names another copy); debootstrap is installed when missing. .ci/run runs
@@ -58,6 +59,15 @@ if "$ns" get >/dev/null 2>&1; then
     echo "nodestatus get after lab down still found a datastore" >&2
     exit 1
 fi
+# Current BIRD, as the README's set-up provides it: a 2-node lab each, read back, taken down.
+for bird in 2.17 3; do
+    "$ns" lab up --bird "$bird" --nodes 2 >/dev/null
+    out=$("$ns" get)
+    [ "$(printf '%s\n' "$out" | grep -c ' 2/[0-9]* established')" -eq 2 ] \
+        || { echo "lab up --bird $bird: not every mesh session established:" >&2; echo "$out" >&2; exit 1; }
+    "$ns" lab down >/dev/null
+    step "lab up --bird $bird, get, lab down done"
+done
 step "done"
 EOF
 )
