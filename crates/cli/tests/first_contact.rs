@@ -237,3 +237,32 @@ fn an_error_says_each_cause_once() {
         format!("error: starting the agent: cannot listen on {addr}: {os}\n")
     );
 }
+
+#[test]
+fn a_kubernetes_configuration_error_is_said_once() {
+    let env = Env::new();
+    let missing = env.dir.path().join("no-kubeconfig");
+    let run: Run = Command::new(BIN)
+        .args(["--datastore-type", "kubernetes", "get"])
+        .env("KUBECONFIG", &missing)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .expect("the binary runs")
+        .into();
+    assert!(!run.ok);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let path = missing.to_str().expect("a UTF-8 path");
+    assert_eq!(
+        run.stderr.matches(path).count(),
+        1,
+        "the kubeconfig path is said once: {}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("No such file or directory").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
