@@ -5,8 +5,8 @@
 #     bundled SQLite and of ring), protoc *and* its well-known types (protobuf-compiler,
 #     libprotobuf-dev: etcd-client's build script compiles etcd's .proto files, which import
 #     google/protobuf/descriptor.proto; Debian's protoc package leaves those files to
-#     libprotobuf-dev, a "recommends" that --no-install-recommends skips), ca-certificates (cargo
-#     fetches crates over HTTPS). A system protoc was kept over a vendored one: Debian's is
+#     libprotobuf-dev, a "recommends" that --no-install-recommends skips), ca-certificates when
+#     there is no CA bundle (cargo fetches crates over HTTPS). A system protoc was kept over a vendored one: Debian's is
 #     maintained and signed, a vendored binary would be a blob in our dependency tree;
 #   - the tests and the lab: bird 1.6 (bird, bird6, birdc), etcd, iproute2, procps, and bird2
 #     *unpacked* (not installed: it conflicts with the bird package) into /opt/nodestatus/bird2,
@@ -22,8 +22,12 @@ set -euo pipefail
 
 LOG=${NODESTATUS_DEPS_LOG:-/tmp/nodestatus-install-deps.log}
 BIRD2_DIR=${NODESTATUS_BIRD2_DIR:-/opt/nodestatus/bird2}
-PACKAGES=(gcc libc6-dev ca-certificates protobuf-compiler libprotobuf-dev
+PACKAGES=(gcc libc6-dev protobuf-compiler libprotobuf-dev
     bird etcd-server etcd-client iproute2 libssh-gcrypt-4 procps)
+# cargo fetches crates over HTTPS and needs a CA bundle; a machine that got Rust through rustup
+# has one. Debian's is installed only where there is none: installing it over an existing bundle
+# regenerates the file from Debian's set and drops certificates added to it by hand (a proxy's).
+[ -s /etc/ssl/certs/ca-certificates.crt ] || PACKAGES+=(ca-certificates)
 SERVICES=(bird bird6 etcd)
 
 fail() {
