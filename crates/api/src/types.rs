@@ -253,6 +253,82 @@ pub struct RouteStatus {
     /// IPv6 routes.
     #[serde(rename = "routesV6", default, skip_serializing_if = "Vec::is_empty")]
     pub routes_v6: Vec<Route>,
+    /// Present only when not every route fit the datastore's size limit: how many routes BIRD
+    /// reported. The lists then hold the first routes in [`RouteStatus::truncate`]'s order.
+    /// An addition to Calico's schema (Calico never truncates); readers that do not know it
+    /// ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<RoutesTruncated>,
+}
+
+/// How many routes a truncated [`RouteStatus`] stands for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoutesTruncated {
+    /// IPv4 routes BIRD reported.
+    #[serde(rename = "totalV4", default)]
+    pub total_v4: u64,
+    /// IPv6 routes BIRD reported.
+    #[serde(rename = "totalV6", default)]
+    pub total_v6: u64,
+}
+
+impl RoutesTruncated {
+    /// Routes of both families BIRD reported.
+    pub fn total(&self) -> u64 {
+        self.total_v4 + self.total_v6
+    }
+}
+
+impl RouteStatus {
+    /// Routes of both families in the lists.
+    pub fn len(&self) -> usize {
+        self.routes_v4.len() + self.routes_v6.len()
+    }
+
+    /// True when both lists are empty.
+    pub fn is_empty(&self) -> bool {
+        self.routes_v4.is_empty() && self.routes_v6.is_empty()
+    }
+
+    /// Keeps at most `max` routes, recording the totals in `truncated` when some are left out.
+    ///
+    /// The order routes are kept in: `FIB` routes (in use) before `RIB` ones (known only);
+    /// within each, IPv4 before IPv6; within a family, the lists' order ([`sort_routes`]:
+    /// by destination). The kept routes stay in the lists' order. Truncating a truncated
+    /// status keeps its first totals.
+    pub fn truncate(&mut self, max: usize) {
+        if self.len() <= max {
+            return;
+        }
+        let totals = self.truncated.unwrap_or(RoutesTruncated {
+            total_v4: self.routes_v4.len() as u64,
+            total_v6: self.routes_v6.len() as u64,
+        });
+        let mut left = max;
+        let mut keep_v4 = vec![false; self.routes_v4.len()];
+        let mut keep_v6 = vec![false; self.routes_v6.len()];
+        for fib in [true, false] {
+            for (list, keep) in [
+                (&self.routes_v4, &mut keep_v4),
+                (&self.routes_v6, &mut keep_v6),
+            ] {
+                for (route, kept) in list.iter().zip(keep.iter_mut()) {
+                    if left == 0 {
+                        break;
+                    }
+                    if (route.route_type == Some(RouteType::Fib)) == fib {
+                        *kept = true;
+                        left -= 1;
+                    }
+                }
+            }
+        }
+        let mut v4 = keep_v4.into_iter();
+        self.routes_v4.retain(|_| v4.next().unwrap_or(false));
+        let mut v6 = keep_v6.into_iter();
+        self.routes_v6.retain(|_| v6.next().unwrap_or(false));
+        self.truncated = Some(totals);
+    }
 }
 
 /// One route.

@@ -57,7 +57,7 @@ pub use collect::{
     Part, SHOW_PROTOCOLS_ALL, SHOW_ROUTE, SHOW_STATUS, Snapshot, Source, Unreachable, collect,
     major_version,
 };
-pub use error::ParseError;
+pub use error::{ParseError, Unrecognised};
 pub use family::{Family, peer_address_from_name, peer_type};
 pub use mapping::{Mapped, Outcome, Outcomes, map_snapshot};
 pub use protocols::{BGP_STATES, Bgp, Channel, Protocol, RouteCounts, parse_protocols};

@@ -97,7 +97,8 @@ impl Default for Outcomes {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mapped {
     /// The status computed from this snapshot alone. A failed part holds what could be
-    /// derived without it (for Agent: `Ready` and the greeting's version; else empty).
+    /// derived without it (for Agent: `Ready` and the greeting's version; else empty); write
+    /// [`Mapped::merge_last_good`], which never claims what a failed part could not read.
     pub status: CalicoNodeStatusStatus,
     /// Per class and family.
     pub outcomes: Outcomes,
@@ -105,29 +106,35 @@ pub struct Mapped {
 
 impl Mapped {
     /// The status to write: every [`Outcome::Failed`] part is replaced by the same part of
-    /// `last` (the last status written) when there is one. `lastUpdated` is left as `None`.
+    /// `last` (the last status written). Without a last value for it, a failed part claims
+    /// nothing: its daemon status is left out (no `Ready` for a daemon whose `show status`
+    /// failed), `bgp` is left out (its counts would claim 0 sessions), its routes are empty.
+    /// `lastUpdated` is left as `None`.
     pub fn merge_last_good(&self, last: Option<&CalicoNodeStatusStatus>) -> CalicoNodeStatusStatus {
         let mut status = self.status.clone();
         status.last_updated = None;
-        let Some(last) = last else {
-            return status;
-        };
         let failed = |class, family| matches!(self.outcomes.get(class, family), Outcome::Failed(_));
+        let mut bgp_unknown = false;
         for family in Family::ALL {
             if failed(NodeStatusClass::Agent, family)
-                && let (Some(agent), Some(old)) = (status.agent.as_mut(), last.agent.as_ref())
+                && let Some(agent) = status.agent.as_mut()
             {
-                *daemon_mut(agent, family) = daemon_ref(old, family).clone();
+                *daemon_mut(agent, family) = last
+                    .and_then(|l| l.agent.as_ref())
+                    .map(|old| daemon_ref(old, family).clone())
+                    .unwrap_or_default();
             }
             if failed(NodeStatusClass::Bgp, family)
-                && let (Some(bgp), Some(old)) = (status.bgp.as_mut(), last.bgp.as_ref())
+                && let Some(bgp) = status.bgp.as_mut()
             {
-                copy_bgp_family(bgp, old, family);
+                match last.and_then(|l| l.bgp.as_ref()) {
+                    Some(old) => copy_bgp_family(bgp, old, family),
+                    None => bgp_unknown = true,
+                }
             }
             if failed(NodeStatusClass::Routes, family) {
                 let old = last
-                    .routes
-                    .as_ref()
+                    .and_then(|l| l.routes.as_ref())
                     .map(|r| routes_ref(r, family).clone())
                     .unwrap_or_default();
                 *routes_mut(
@@ -135,6 +142,16 @@ impl Mapped {
                     family,
                 ) = old;
             }
+        }
+        if bgp_unknown {
+            status.bgp = None;
+        }
+        if status
+            .agent
+            .as_ref()
+            .is_some_and(|a| *a == AgentStatus::default())
+        {
+            status.agent = None;
         }
         if status
             .routes
@@ -208,7 +225,7 @@ pub fn map_snapshot(snapshot: &Snapshot, classes: &[NodeStatusClass]) -> Mapped 
         let mut bgp = BgpStatus::default();
         for family in Family::ALL {
             let (peers, established, outcome) = match snapshot.source(family) {
-                Source::Unreachable(u) => (Vec::new(), 0, Outcome::Unreachable(u.to_string())),
+                Source::Unreachable(u) => (Vec::new(), 0, unreachable(u)),
                 Source::Daemon(d) => match &d.protocols {
                     Part::Collected(protocols) => {
                         let peers: Vec<_> = peers(d, protocols, family).collect();
@@ -245,7 +262,7 @@ pub fn map_snapshot(snapshot: &Snapshot, classes: &[NodeStatusClass]) -> Mapped 
         let mut routes = RouteStatus::default();
         for family in Family::ALL {
             let (list, outcome) = match snapshot.source(family) {
-                Source::Unreachable(u) => (Vec::new(), Outcome::Unreachable(u.to_string())),
+                Source::Unreachable(u) => (Vec::new(), unreachable(u)),
                 Source::Daemon(d) => match &d.routes {
                     Part::Collected(_) => {
                         let mut list = routes_of(d, family);
@@ -266,18 +283,31 @@ pub fn map_snapshot(snapshot: &Snapshot, classes: &[NodeStatusClass]) -> Mapped 
     Mapped { status, outcomes }
 }
 
+/// A daemon that did not answer is `Unreachable`; one this process lacked the descriptors to
+/// try is a failed part: the agent's own trouble says nothing about BIRD.
+fn unreachable(u: &crate::collect::Unreachable) -> Outcome {
+    if u.is_local_shortage() {
+        Outcome::Failed(format!("no BIRD socket could be opened here: {u}"))
+    } else {
+        Outcome::Unreachable(u.to_string())
+    }
+}
+
 fn not_collected(class: NodeStatusClass) -> Outcome {
     Outcome::Failed(format!("class {class} was not collected in this snapshot"))
 }
 
 fn agent_status(source: &Source) -> (BgpDaemonStatus, Outcome) {
     let daemon = match source {
+        Source::Unreachable(u) if u.is_local_shortage() => {
+            return (BgpDaemonStatus::default(), unreachable(u));
+        }
         Source::Unreachable(u) => {
             let status = BgpDaemonStatus {
                 state: Some(BgpDaemonState::NotReady),
                 ..BgpDaemonStatus::default()
             };
-            return (status, Outcome::Unreachable(u.to_string()));
+            return (status, unreachable(u));
         }
         Source::Daemon(d) => d,
     };
@@ -611,6 +641,7 @@ mod tests {
                     route(Fib, "fd00:10::/64", "N/A", "blackhole", Static, ""),
                     route(Fib, "fd00:20::/64", "N/A", "unreachable", Static, ""),
                 ],
+                truncated: None,
             }),
         };
         assert_eq!(mapped.status, status);
@@ -707,6 +738,7 @@ mod tests {
                     route(Fib, "fd00:20::/64", "N/A", "unreachable", Static, ""),
                     route(Fib, "fd00:30::/64", "N/A", "prohibited", Static, ""),
                 ],
+                truncated: None,
             })
         );
         assert_eq!(mapped.status.agent, None);
@@ -797,6 +829,7 @@ mod tests {
                     route(Fib, "fd00:20::/64", "N/A", "cali1234", Kernel, ""),
                     route(Fib, "fd99::/64", "N/A", "eth0", Direct, ""),
                 ],
+                truncated: None,
             })
         );
         assert_eq!(mapped.status.bgp, None);
@@ -937,6 +970,7 @@ mod tests {
                         ""
                     )],
                     routes_v6: vec![],
+                    truncated: None,
                 }),
             }
         );
@@ -983,21 +1017,11 @@ mod tests {
             *mapped.outcomes.get(Routes, Family::V6),
             Outcome::Failed("BIRD at /run/test.ctl, `show route`: reply has no anything".into())
         );
-        // Without a last status: what the snapshot alone says (Ready and the greeting's version).
+        // Without a last status the failed parts claim nothing: a greeting is no `Ready`.
         let alone = mapped.merge_last_good(None);
-        let greeting_only = BgpDaemonStatus {
-            state: Some(BgpDaemonState::Ready),
-            version: "2.0.12".into(),
-            ..BgpDaemonStatus::default()
-        };
-        assert_eq!(
-            alone.agent,
-            Some(AgentStatus {
-                bird_v4: greeting_only.clone(),
-                bird_v6: greeting_only,
-            })
-        );
+        assert_eq!(alone.agent, None);
         assert_eq!(alone.routes, None);
+        assert!(alone.bgp.is_some(), "BGP was collected");
 
         let last = CalicoNodeStatusStatus {
             last_updated: Some("2021-10-18T13:22:03Z".into()),
@@ -1013,6 +1037,7 @@ mod tests {
             routes: Some(RouteStatus {
                 routes_v4: vec![route(Fib, "10.0.0.0/8", "N/A", "blackhole", Static, "")],
                 routes_v6: vec![],
+                truncated: None,
             }),
         };
         let merged = mapped.merge_last_good(Some(&last));

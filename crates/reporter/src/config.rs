@@ -6,6 +6,7 @@ use std::time::Duration;
 use nodestatus_bird::{CollectOptions, Endpoints};
 
 use crate::backoff::Backoff;
+use crate::http::HttpLimits;
 
 /// The default HTTP address: loopback only, port 9094.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9094));
@@ -21,6 +22,8 @@ pub struct AgentConfig {
     pub collect: CollectOptions,
     /// The HTTP address of `/metrics`, `/healthz`, `/readyz` (port 0 picks a free one).
     pub listen: SocketAddr,
+    /// Connection cap and timeouts of the HTTP server.
+    pub http: HttpLimits,
     /// Retry delays after datastore errors and write conflicts.
     pub backoff: Backoff,
     /// Consecutive write conflicts after which a status is dropped until the next collection.
@@ -43,6 +46,7 @@ impl AgentConfig {
             endpoints: Endpoints::default(),
             collect: CollectOptions::default(),
             listen: DEFAULT_LISTEN,
+            http: HttpLimits::DEFAULT,
             backoff: Backoff::DEFAULT,
             max_conflicts: Self::DEFAULT_MAX_CONFLICTS,
             datastore_timeout: Self::DEFAULT_DATASTORE_TIMEOUT,

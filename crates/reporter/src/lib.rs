@@ -53,3 +53,4 @@ mod testkit;
 pub use agent::{Agent, AgentError};
 pub use backoff::Backoff;
 pub use config::{AgentConfig, DEFAULT_LISTEN};
+pub use http::HttpLimits;
