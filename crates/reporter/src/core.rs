@@ -86,7 +86,8 @@ pub(crate) enum Decision {
 /// The decision for one resource after one collection: the mapped status with failed parts
 /// taken from `last_good` (the newest status known good: the one waiting to be written, else
 /// the stored one), its routes cut to `route_budget` (see [`RouteStatus::truncate`]), compared
-/// with `stored` (see [`same_state`]).
+/// with `stored` (see [`same_state`]). A status that says nothing (every requested part
+/// failed, without a last good value) is not written over no status.
 pub(crate) fn decide(
     mapped: &Mapped,
     last_good: Option<&CalicoNodeStatusStatus>,
@@ -96,6 +97,10 @@ pub(crate) fn decide(
     let mut desired = mapped.merge_last_good(last_good);
     if let (Some(max), Some(routes)) = (route_budget, desired.routes.as_mut()) {
         routes.truncate(max);
+    }
+    // Nothing could be read and nothing is stored: a status saying nothing is not written.
+    if stored.is_none() && desired == CalicoNodeStatusStatus::default() {
+        return Decision::Unchanged;
     }
     if stored.is_some_and(|s| same_state(s, &desired)) {
         Decision::Unchanged
