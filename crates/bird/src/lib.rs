@@ -59,7 +59,7 @@ pub use collect::{
 };
 pub use error::{ParseError, Unrecognised};
 pub use family::{Family, peer_address_from_name, peer_type};
-pub use mapping::{Mapped, Outcome, Outcomes, map_snapshot};
+pub use mapping::{Mapped, Outcome, Outcomes, map_snapshot, map_snapshot_within};
 pub use protocols::{BGP_STATES, Bgp, Channel, Protocol, RouteCounts, parse_protocols};
 pub use reply::{BirdError, FrameError, Framer, Reply};
 pub use routes::{NextHop, NextHops, Route, RouteKind, RouteTable};

@@ -23,8 +23,8 @@ use std::collections::HashMap;
 
 use nodestatus_api::{
     AgentStatus, BgpDaemonState, BgpDaemonStatus, BgpPeer, BgpPeerType, BgpStatus,
-    CalicoNodeStatusStatus, LearnedFrom, NodeStatusClass, Route as ApiRoute, RouteSourceType,
-    RouteStatus, RouteType,
+    CalicoNodeStatusStatus, LearnedFrom, NodeStatusClass, Route as ApiRoute, RouteFields,
+    RouteSourceType, RouteStatus, RouteType, RoutesTruncated,
 };
 
 use crate::collect::{Daemon, Part, Snapshot, Source};
@@ -210,6 +210,17 @@ fn copy_bgp_family(bgp: &mut BgpStatus, old: &BgpStatus, family: Family) {
 /// Maps a snapshot to the status for `classes` (other classes are left out even when the
 /// snapshot has them, so one collection can serve resources asking for different classes).
 pub fn map_snapshot(snapshot: &Snapshot, classes: &[NodeStatusClass]) -> Mapped {
+    map_snapshot_within(snapshot, classes, usize::MAX)
+}
+
+/// [`map_snapshot`] keeping at most `max_routes` routes, chosen by
+/// [`nodestatus_api::select_routes`] and recorded in `routes.truncated`. Routes are sorted and
+/// chosen while still in BIRD's reply text, so only the kept ones take memory of their own.
+pub fn map_snapshot_within(
+    snapshot: &Snapshot,
+    classes: &[NodeStatusClass],
+    max_routes: usize,
+) -> Mapped {
     let mut outcomes = Outcomes::default();
     let mut status = CalicoNodeStatusStatus::default();
     if classes.contains(&NodeStatusClass::Agent) {
@@ -259,24 +270,37 @@ pub fn map_snapshot(snapshot: &Snapshot, classes: &[NodeStatusClass]) -> Mapped 
         status.bgp = Some(bgp);
     }
     if classes.contains(&NodeStatusClass::Routes) {
-        let mut routes = RouteStatus::default();
+        let mut views: [FamilyRoutes<'_>; 2] = Default::default();
         for family in Family::ALL {
-            let (list, outcome) = match snapshot.source(family) {
-                Source::Unreachable(u) => (Vec::new(), unreachable(u)),
+            let outcome = match snapshot.source(family) {
+                Source::Unreachable(u) => unreachable(u),
                 Source::Daemon(d) => match &d.routes {
                     Part::Collected(_) => {
-                        let mut list = routes_of(d, family);
-                        nodestatus_api::sort_routes(&mut list);
-                        (list, Outcome::Collected)
+                        views[family.index()] = route_views(d, family);
+                        Outcome::Collected
                     }
-                    Part::Failed(e) => (Vec::new(), Outcome::Failed(e.to_string())),
-                    Part::NotRequested => (Vec::new(), not_collected(NodeStatusClass::Routes)),
+                    Part::Failed(e) => Outcome::Failed(e.to_string()),
+                    Part::NotRequested => not_collected(NodeStatusClass::Routes),
                 },
             };
-            *routes_mut(&mut routes, family) = list;
             outcomes.set(NodeStatusClass::Routes, family, outcome);
         }
-        if !(routes.routes_v4.is_empty() && routes.routes_v6.is_empty()) {
+        let [v4, v6] = &views;
+        let total = v4.views.len() + v6.views.len();
+        let (keep_v4, keep_v6) = if total > max_routes {
+            nodestatus_api::select_routes(&v4.views, &v6.views, |v| v.fib, max_routes)
+        } else {
+            (vec![true; v4.views.len()], vec![true; v6.views.len()])
+        };
+        let routes = RouteStatus {
+            routes_v4: v4.materialize(&keep_v4),
+            routes_v6: v6.materialize(&keep_v6),
+            truncated: (total > max_routes).then(|| RoutesTruncated {
+                total_v4: v4.views.len() as u64,
+                total_v6: v6.views.len() as u64,
+            }),
+        };
+        if !routes.is_empty() || routes.truncated.is_some() {
             status.routes = Some(routes);
         }
     }
@@ -429,55 +453,102 @@ fn learned_from(protocol_name: &str, protocol: Option<&Protocol>, family: Family
 }
 
 /// The routes of one family in BIRD's order (the caller sorts them), one entry per next hop.
-pub(crate) fn routes_of(daemon: &Daemon, family: Family) -> Vec<ApiRoute> {
+/// One route entry (one next hop of a route) still in BIRD's reply text.
+#[derive(Debug)]
+struct RouteView<'a> {
+    destination: &'a str,
+    fib: bool,
+    gateway: &'a str,
+    interface: &'a str,
+    /// Index into [`FamilyRoutes::sources`].
+    source: usize,
+}
+
+/// The route entries of one family in status order, and the sources they refer to.
+#[derive(Debug, Default)]
+struct FamilyRoutes<'a> {
+    views: Vec<RouteView<'a>>,
+    sources: Vec<LearnedFrom>,
+}
+
+impl FamilyRoutes<'_> {
+    /// The routes whose `keep` is true, as status entries.
+    fn materialize(&self, keep: &[bool]) -> Vec<ApiRoute> {
+        self.views
+            .iter()
+            .zip(keep)
+            .filter(|(_, kept)| **kept)
+            .map(|(v, _)| ApiRoute {
+                route_type: Some(if v.fib {
+                    RouteType::Fib
+                } else {
+                    RouteType::Rib
+                }),
+                destination: v.destination.to_owned(),
+                gateway: v.gateway.to_owned(),
+                interface: v.interface.to_owned(),
+                learned_from: self.sources[v.source].clone(),
+            })
+            .collect()
+    }
+}
+
+/// The route entries of `family` on `daemon`, sorted as the status lists them
+/// ([`nodestatus_api::sort_by_route_order`]).
+fn route_views(daemon: &Daemon, family: Family) -> FamilyRoutes<'_> {
     let Some(table) = daemon.routes.collected() else {
-        return Vec::new();
+        return FamilyRoutes::default();
     };
     let by_name: HashMap<&str, &Protocol> = daemon
         .protocols
         .collected()
         .map(|ps| ps.iter().map(|p| (p.name.as_str(), p)).collect())
         .unwrap_or_default();
-    let mut sources: HashMap<&str, LearnedFrom> = HashMap::new();
-    let mut out = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut sources = Vec::new();
+    let mut views = Vec::new();
     for route in table.iter() {
         if Family::of(route.destination) != family {
             continue;
         }
-        let learned = sources
-            .entry(route.protocol)
-            .or_insert_with(|| {
-                learned_from(route.protocol, by_name.get(route.protocol).copied(), family)
-            })
-            .clone();
-        let route_type = Some(if route.primary {
-            RouteType::Fib
-        } else {
-            RouteType::Rib
+        let source = *index.entry(route.protocol).or_insert_with(|| {
+            sources.push(learned_from(
+                route.protocol,
+                by_name.get(route.protocol).copied(),
+                family,
+            ));
+            sources.len() - 1
         });
-        let entry = |gateway: String, interface: String| ApiRoute {
-            route_type,
-            destination: route.destination.to_owned(),
+        let entry = |gateway, interface| RouteView {
+            destination: route.destination,
+            fib: route.primary,
             gateway,
             interface,
-            learned_from: learned.clone(),
+            source,
         };
         match route.kind {
             RouteKind::Blackhole | RouteKind::Unreachable | RouteKind::Prohibited => {
-                out.push(entry("N/A".to_owned(), route.kind.as_str().to_owned()));
+                views.push(entry("N/A", route.kind.as_str()));
             }
-            _ if route.next_hops.len() == 0 => out.push(entry("N/A".to_owned(), String::new())),
+            _ if route.next_hops.len() == 0 => views.push(entry("N/A", "")),
             _ => {
                 for hop in route.next_hops.clone() {
-                    out.push(entry(
-                        hop.gateway.unwrap_or("N/A").to_owned(),
-                        hop.interface.unwrap_or_default().to_owned(),
+                    views.push(entry(
+                        hop.gateway.unwrap_or("N/A"),
+                        hop.interface.unwrap_or_default(),
                     ));
                 }
             }
         }
     }
-    out
+    nodestatus_api::sort_by_route_order(&mut views, &sources, |sources, v| RouteFields {
+        destination: v.destination,
+        fib: v.fib,
+        gateway: v.gateway,
+        interface: v.interface,
+        peer_ip: &sources[v.source].peer_ip,
+    });
+    FamilyRoutes { views, sources }
 }
 
 #[cfg(test)]

@@ -156,6 +156,7 @@ impl Agent {
             node: config.node.clone(),
             backoff: config.backoff,
             max_conflicts: config.max_conflicts,
+            max_routes: config.max_status_routes,
             seed: fastrand::u64(..),
         });
         let mut conditions = Conditions::default();

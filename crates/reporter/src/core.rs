@@ -13,7 +13,7 @@ use std::time::Duration;
 use nodestatus_api::{
     CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, NodeStatusClass, RouteStatus,
 };
-use nodestatus_bird::{Mapped, Snapshot, map_snapshot};
+use nodestatus_bird::{Mapped, Snapshot, map_snapshot_within};
 use nodestatus_store::StoreError;
 
 use crate::backoff::Backoff;
@@ -162,6 +162,8 @@ pub(crate) struct Settings {
     pub(crate) backoff: Backoff,
     /// Consecutive write conflicts after which the status is dropped until the next collection.
     pub(crate) max_conflicts: u32,
+    /// The most routes one status holds (see `AgentConfig::max_status_routes`).
+    pub(crate) max_routes: usize,
     /// Seed of the jitter.
     pub(crate) seed: u64,
 }
@@ -404,7 +406,11 @@ impl Core {
                 // The spec changed during the collection; it is due again already.
                 continue;
             }
-            let mapped = map_snapshot(snapshot, &r.spec.classes);
+            // Only the routes that may be written are made status entries (memory).
+            let max_routes = r.route_budget.map_or(self.settings.max_routes, |b| {
+                b.min(self.settings.max_routes)
+            });
+            let mapped = map_snapshot_within(snapshot, &r.spec.classes, max_routes);
             if !mapped.outcomes.any_failed() {
                 r.confirmed = Some(now.wall);
             }
@@ -628,6 +634,7 @@ impl Core {
 mod tests {
     use super::*;
     use crate::testkit::{ALL, Src, at, snapshot16};
+    use nodestatus_bird::map_snapshot;
 
     #[test]
     fn last_updated_is_rfc3339_utc_in_whole_seconds() {

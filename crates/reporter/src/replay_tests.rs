@@ -35,6 +35,7 @@ impl Replay {
                 node: "n1".to_owned(),
                 backoff: BACKOFF,
                 max_conflicts: 3,
+                max_routes: usize::MAX,
                 seed: 1,
             }),
         }

@@ -24,6 +24,18 @@ fn agent(bird: &FakeBird, ds: Arc<dyn Datastore>, deadline: Duration) -> Running
     start_agent_with(config, ds)
 }
 
+/// The peak resident memory of this test process (`VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
 async fn status(ds: &Arc<dyn Datastore>) -> Option<CalicoNodeStatusStatus> {
     get(ds, "r1").await.status
 }
@@ -83,7 +95,8 @@ async fn a_trickling_bird_fails_each_collection_at_its_deadline_and_readyz_says_
 
 #[tokio::test]
 async fn a_status_too_large_for_etcd_keeps_agent_bgp_and_the_routes_that_fit_and_says_so() {
-    const ROUTES: usize = 100_000;
+    let routes_env = std::env::var("NODESTATUS_OVERSIZE_ROUTES").ok();
+    let ROUTES: usize = routes_env.and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
     let bird = FakeBird::start(dir.path(), ROUTES, Mode::Healthy);
     let store = Store::etcd().await;
@@ -108,7 +121,10 @@ async fn a_status_too_large_for_etcd_keeps_agent_bgp_and_the_routes_that_fit_and
         })
     );
     let kept = routes.routes_v4.len();
-    eprintln!("kept {kept} of {ROUTES} routes");
+    eprintln!(
+        "kept {kept} of {ROUTES} routes; peak RSS {} MiB",
+        peak_rss() >> 20
+    );
     assert!((1_000..ROUTES).contains(&kept), "{kept}");
     assert!(
         routes
