@@ -295,7 +295,7 @@ pub fn map_snapshot_within(
         let routes = RouteStatus {
             routes_v4: v4.materialize(&keep_v4),
             routes_v6: v6.materialize(&keep_v6),
-            truncated: (total > max_routes).then(|| RoutesTruncated {
+            truncated: (total > max_routes).then_some(RoutesTruncated {
                 total_v4: v4.views.len() as u64,
                 total_v6: v6.views.len() as u64,
             }),

@@ -116,9 +116,13 @@ async fn a_collection_ends_at_its_deadline_and_abandons_the_commands_left() {
     let dir = tempfile::tempdir().unwrap();
     let bird = fake_bird(dir.path(), "bird", "1.6.8", Peer::Trickle);
     let bird6 = fake_bird(dir.path(), "bird6", "1.6.8", Peer::Trickle);
-    let mut options = CollectOptions::default();
-    options.deadline = Duration::from_secs(1);
-    options.client.reply_deadline = Duration::from_secs(600);
+    let options = CollectOptions {
+        deadline: Duration::from_secs(1),
+        client: ClientOptions {
+            reply_deadline: Duration::from_secs(600),
+            ..ClientOptions::default()
+        },
+    };
     let endpoints = Endpoints::new(Some(bird), Some(bird6));
     let snapshot = bounded(
         "a collection from trickling daemons",
