@@ -253,10 +253,10 @@ pub struct RouteStatus {
     /// IPv6 routes.
     #[serde(rename = "routesV6", default, skip_serializing_if = "Vec::is_empty")]
     pub routes_v6: Vec<Route>,
-    /// Present only when not every route fit the datastore's size limit: how many routes BIRD
-    /// reported. The lists then hold the first routes in [`RouteStatus::truncate`]'s order.
-    /// An addition to Calico's schema (Calico never truncates); readers that do not know it
-    /// ignore it.
+    /// Present only when not every route fit the status (the datastore's size limit, or the
+    /// agent's bound on routes per status): how many routes BIRD reported. The lists then hold
+    /// the routes that fit, FIB before RIB, IPv4 before IPv6, each by destination. An addition
+    /// to Calico's schema; readers that do not know it ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<RoutesTruncated>,
 }
