@@ -279,3 +279,61 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
         (StatusCode::OK, "ready\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(health: &Arc<Health>) -> State<AppState> {
+        State(AppState {
+            metrics: Arc::new(Metrics::new()),
+            health: health.clone(),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn healthz_fails_when_a_collection_runs_past_its_deadline_and_grace() {
+        let health = Arc::new(Health::new());
+        health.beat();
+        health.collection_started(Duration::from_secs(30));
+        tokio::time::advance(Duration::from_secs(30) + COLLECTION_GRACE).await;
+        health.beat();
+        assert_eq!(
+            healthz(state(&health)).await,
+            (StatusCode::OK, "ok\n".to_owned())
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        health.beat();
+        assert_eq!(
+            healthz(state(&health)).await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BIRD collection 12s past its deadline\n".to_owned()
+            )
+        );
+        health.collection_ended(false);
+        assert_eq!(
+            healthz(state(&health)).await,
+            (StatusCode::OK, "ok\n".to_owned())
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readyz_follows_the_first_list_the_last_collection_and_the_last_write() {
+        let health = Arc::new(Health::new());
+        let code = |h: &Arc<Health>| {
+            let s = state(h);
+            async move { readyz(s).await.0 }
+        };
+        assert_eq!(code(&health).await, StatusCode::SERVICE_UNAVAILABLE);
+        health.set_listed();
+        assert_eq!(code(&health).await, StatusCode::OK);
+        health.collection_ended(false);
+        assert_eq!(code(&health).await, StatusCode::SERVICE_UNAVAILABLE);
+        health.collection_ended(true);
+        health.write_ended(false);
+        assert_eq!(code(&health).await, StatusCode::SERVICE_UNAVAILABLE);
+        health.write_ended(true);
+        assert_eq!(code(&health).await, StatusCode::OK);
+    }
+}
