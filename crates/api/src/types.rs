@@ -253,6 +253,82 @@ pub struct RouteStatus {
     /// IPv6 routes.
     #[serde(rename = "routesV6", default, skip_serializing_if = "Vec::is_empty")]
     pub routes_v6: Vec<Route>,
+    /// Present only when not every route fit the status (the datastore's size limit, or the
+    /// agent's bound on routes per status): how many routes BIRD reported. The lists then hold
+    /// the routes that fit, FIB before RIB, IPv4 before IPv6, each by destination. An addition
+    /// to Calico's schema; readers that do not know it ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<RoutesTruncated>,
+}
+
+/// How many routes a truncated [`RouteStatus`] stands for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoutesTruncated {
+    /// IPv4 routes BIRD reported.
+    #[serde(rename = "totalV4", default)]
+    pub total_v4: u64,
+    /// IPv6 routes BIRD reported.
+    #[serde(rename = "totalV6", default)]
+    pub total_v6: u64,
+}
+
+impl RoutesTruncated {
+    /// Routes of both families BIRD reported.
+    pub fn total(&self) -> u64 {
+        self.total_v4 + self.total_v6
+    }
+}
+
+impl RouteStatus {
+    /// Routes of both families in the lists.
+    pub fn len(&self) -> usize {
+        self.routes_v4.len() + self.routes_v6.len()
+    }
+
+    /// True when both lists are empty.
+    pub fn is_empty(&self) -> bool {
+        self.routes_v4.is_empty() && self.routes_v6.is_empty()
+    }
+
+    /// Keeps at most `max` routes, recording the totals in `truncated` when some are left out.
+    ///
+    /// The order routes are kept in ([`select_routes`]): `FIB` routes (in use) before `RIB`
+    /// ones (known only); within each, IPv4 before IPv6; within a family, the lists' order
+    /// ([`sort_routes`]: by destination). The kept routes stay in the lists' order.
+    /// Truncating a truncated status keeps its first totals.
+    pub fn truncate(&mut self, max: usize) {
+        if self.len() <= max {
+            return;
+        }
+        let totals = self.truncated.unwrap_or(RoutesTruncated {
+            total_v4: self.routes_v4.len() as u64,
+            total_v6: self.routes_v6.len() as u64,
+        });
+        let mut left = max;
+        let mut keep_v4 = vec![false; self.routes_v4.len()];
+        let mut keep_v6 = vec![false; self.routes_v6.len()];
+        for fib in [true, false] {
+            for (list, keep) in [
+                (&self.routes_v4, &mut keep_v4),
+                (&self.routes_v6, &mut keep_v6),
+            ] {
+                for (route, kept) in list.iter().zip(keep.iter_mut()) {
+                    if left == 0 {
+                        break;
+                    }
+                    if (route.route_type == Some(RouteType::Fib)) == fib {
+                        *kept = true;
+                        left -= 1;
+                    }
+                }
+            }
+        }
+        let mut v4 = keep_v4.into_iter();
+        self.routes_v4.retain(|_| v4.next().unwrap_or(false));
+        let mut v6 = keep_v6.into_iter();
+        self.routes_v6.retain(|_| v6.next().unwrap_or(false));
+        self.truncated = Some(totals);
+    }
 }
 
 /// One route.
@@ -315,25 +391,230 @@ pub enum RouteSourceType {
     BgpPeer,
 }
 
+/// The fields of a route that decide its place in a status, borrowed from wherever the route
+/// lives (a [`Route`], or a route still in BIRD's reply text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteFields<'a> {
+    /// The destination CIDR.
+    pub destination: &'a str,
+    /// True for a `FIB` route.
+    pub fib: bool,
+    /// The gateway.
+    pub gateway: &'a str,
+    /// The interface.
+    pub interface: &'a str,
+    /// The source peer.
+    pub peer_ip: &'a str,
+}
+
+impl Route {
+    /// This route's [`RouteFields`].
+    pub fn fields(&self) -> RouteFields<'_> {
+        RouteFields {
+            destination: &self.destination,
+            fib: self.route_type == Some(RouteType::Fib),
+            gateway: &self.gateway,
+            interface: &self.interface,
+            peer_ip: &self.learned_from.peer_ip,
+        }
+    }
+}
+
 /// Sorts routes into the order the status is written in: by destination (address, then prefix
 /// length, IPv4 before IPv6), the FIB route before RIB ones, then by gateway and source peer.
 /// BIRD lists routes in hash order, which can change without any route changing; a canonical
 /// order keeps "write only what changed" from writing on a mere reordering.
 pub fn sort_routes(routes: &mut [Route]) {
-    routes.sort_by_cached_key(|r| {
-        let dst = r.destination.split_once('/').and_then(|(ip, len)| {
-            Some((
-                ip.parse::<std::net::IpAddr>().ok()?,
-                len.parse::<u8>().ok()?,
-            ))
-        });
-        (
-            dst,
-            r.destination.clone(),
-            r.route_type != Some(RouteType::Fib),
-            r.gateway.clone(),
-            r.interface.clone(),
-            r.learned_from.peer_ip.clone(),
-        )
+    sort_by_route_order(routes, &(), |_, r| r.fields());
+}
+
+/// [`sort_routes`] for anything whose [`RouteFields`] can be read from it and `context`. Only
+/// the parsed destination is cached per item; the strings are compared where they are, so
+/// sorting copies none.
+pub fn sort_by_route_order<T, C: ?Sized>(
+    items: &mut [T],
+    context: &C,
+    fields: impl for<'x> Fn(&'x C, &'x T) -> RouteFields<'x>,
+) {
+    let parsed: Vec<Option<(std::net::IpAddr, u8)>> = items
+        .iter()
+        .map(|item| {
+            let (ip, len) = fields(context, item).destination.split_once('/')?;
+            Some((ip.parse().ok()?, len.parse().ok()?))
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (fields(context, &items[a]), fields(context, &items[b]));
+        parsed[a]
+            .cmp(&parsed[b])
+            .then_with(|| x.destination.cmp(y.destination))
+            .then_with(|| y.fib.cmp(&x.fib))
+            .then_with(|| x.gateway.cmp(y.gateway))
+            .then_with(|| x.interface.cmp(y.interface))
+            .then_with(|| x.peer_ip.cmp(y.peer_ip))
     });
+    apply_order(items, order);
+}
+
+/// Moves `items[order[i]]` to position `i`, in place.
+fn apply_order<T>(items: &mut [T], mut order: Vec<usize>) {
+    for i in 0..order.len() {
+        // Follow the cycle through `i`, swapping each item into place.
+        let mut current = i;
+        while order[current] != i {
+            let next = order[current];
+            items.swap(current, next);
+            order[current] = current;
+            current = next;
+        }
+        order[current] = current;
+    }
+}
+
+/// Which routes of two families, each in status order, a status with room for `max` routes
+/// keeps: `FIB` routes before `RIB` ones; within each, IPv4 before IPv6; within a family, in
+/// list order. The one definition of the truncation order ([`RouteStatus::truncate`] and the
+/// BIRD mapping use it).
+pub fn select_routes<T>(
+    v4: &[T],
+    v6: &[T],
+    is_fib: impl Fn(&T) -> bool,
+    max: usize,
+) -> (Vec<bool>, Vec<bool>) {
+    let mut left = max;
+    let mut keep = [vec![false; v4.len()], vec![false; v6.len()]];
+    for fib in [true, false] {
+        for (list, keep) in [v4, v6].into_iter().zip(keep.iter_mut()) {
+            for (item, kept) in list.iter().zip(keep.iter_mut()) {
+                if left > 0 && is_fib(item) == fib {
+                    *kept = true;
+                    left -= 1;
+                }
+            }
+        }
+    }
+    let [keep_v4, keep_v6] = keep;
+    (keep_v4, keep_v6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(route_type: RouteType, destination: &str, gateway: &str) -> Route {
+        Route {
+            route_type: Some(route_type),
+            destination: destination.to_owned(),
+            gateway: gateway.to_owned(),
+            ..Route::default()
+        }
+    }
+
+    fn names(routes: &[Route]) -> Vec<String> {
+        routes
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:?} {} {}",
+                    r.route_type.unwrap(),
+                    r.destination,
+                    r.gateway
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn routes_sort_by_address_then_fib_first_then_gateway() {
+        let mut routes = vec![
+            route(RouteType::Rib, "10.0.0.0/24", "10.99.0.2"),
+            route(RouteType::Fib, "10.0.0.0/8", "N/A"),
+            route(RouteType::Rib, "10.0.0.0/24", "10.99.0.1"),
+            route(RouteType::Fib, "10.0.0.0/24", "10.99.0.3"),
+            route(RouteType::Fib, "9.0.0.0/8", "N/A"),
+        ];
+        sort_routes(&mut routes);
+        assert_eq!(
+            names(&routes),
+            [
+                "Fib 9.0.0.0/8 N/A",
+                "Fib 10.0.0.0/8 N/A",
+                "Fib 10.0.0.0/24 10.99.0.3",
+                "Rib 10.0.0.0/24 10.99.0.1",
+                "Rib 10.0.0.0/24 10.99.0.2",
+            ]
+        );
+    }
+
+    #[test]
+    fn truncation_keeps_fib_before_rib_and_ipv4_before_ipv6_in_list_order() {
+        let mut routes = RouteStatus {
+            routes_v4: vec![
+                route(RouteType::Fib, "10.0.0.0/24", "a"),
+                route(RouteType::Rib, "10.0.0.0/24", "b"),
+                route(RouteType::Fib, "10.0.1.0/24", "c"),
+            ],
+            routes_v6: vec![
+                route(RouteType::Fib, "fd00::/64", "d"),
+                route(RouteType::Rib, "fd00::/64", "e"),
+            ],
+            truncated: None,
+        };
+        routes.truncate(4);
+        assert_eq!(
+            (names(&routes.routes_v4), names(&routes.routes_v6)),
+            (
+                vec![
+                    "Fib 10.0.0.0/24 a".to_owned(),
+                    "Rib 10.0.0.0/24 b".to_owned(),
+                    "Fib 10.0.1.0/24 c".to_owned()
+                ],
+                vec!["Fib fd00::/64 d".to_owned()]
+            )
+        );
+        assert_eq!(
+            routes.truncated,
+            Some(RoutesTruncated {
+                total_v4: 3,
+                total_v6: 2
+            })
+        );
+        // Truncating again keeps the totals BIRD reported.
+        routes.truncate(2);
+        assert_eq!(routes.len(), 2);
+        assert_eq!(routes.truncated.map(|t| t.total()), Some(5));
+        // A status that fits is left alone.
+        let before = routes.clone();
+        routes.truncate(10);
+        assert_eq!(routes, before);
+    }
+
+    #[test]
+    fn truncated_routes_round_trip_through_json_and_are_omitted_when_whole() {
+        let routes = RouteStatus {
+            routes_v4: vec![route(RouteType::Fib, "10.0.0.0/24", "a")],
+            routes_v6: vec![],
+            truncated: Some(RoutesTruncated {
+                total_v4: 100_000,
+                total_v6: 0,
+            }),
+        };
+        let json = serde_json::to_value(&routes).unwrap();
+        assert_eq!(
+            json["truncated"],
+            serde_json::json!({"totalV4": 100000, "totalV6": 0})
+        );
+        assert_eq!(serde_json::from_value::<RouteStatus>(json).unwrap(), routes);
+        let whole = RouteStatus {
+            truncated: None,
+            ..routes
+        };
+        assert!(
+            serde_json::to_value(&whole)
+                .unwrap()
+                .get("truncated")
+                .is_none()
+        );
+    }
 }

@@ -1,5 +1,10 @@
 //! Async client for BIRD's control socket: connect, read the `0001 BIRD <version> ready.`
 //! greeting, then one command per round-trip, each reply bounded in time and size.
+//!
+//! Time is bounded twice: BIRD may stay silent at most `timeout` (a dead daemon is noticed
+//! quickly), and a whole reply must arrive within `reply_deadline` (a daemon, or anything else
+//! on the socket, that trickles a byte a second never goes silent, and would otherwise hold
+//! the caller forever). Callers may pass an earlier deadline of their own (a collection's).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -7,16 +12,17 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
+use tokio::time::Instant;
 
 use crate::reply::{FrameError, Framer, Reply};
 
 /// Limits applied to every reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientOptions {
-    /// How long BIRD may stay silent while a reply (the greeting included) is incomplete. A
-    /// reply that keeps arriving is bounded by `max_reply_bytes` instead: BIRD 1.6 takes about
-    /// 7 s to print a million routes, which a whole-reply deadline of a few seconds would cut.
+    /// How long BIRD may stay silent while a reply (the greeting included) is incomplete.
     pub timeout: Duration,
+    /// How long a whole reply (the greeting included) may take, however steadily it arrives.
+    pub reply_deadline: Duration,
     /// Largest reply accepted, in bytes.
     pub max_reply_bytes: usize,
 }
@@ -24,14 +30,21 @@ pub struct ClientOptions {
 impl ClientOptions {
     /// 5 seconds of silence.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-    /// 256 MiB: a `show route` of about 4 million routes (~63 bytes each in BIRD 2).
-    pub const DEFAULT_MAX_REPLY_BYTES: usize = 256 << 20;
+    /// 20 seconds per reply: BIRD 1.6 prints the largest accepted `show route`
+    /// ([`Self::DEFAULT_MAX_REPLY_BYTES`], about 500,000 routes) in about 4 s.
+    pub const DEFAULT_REPLY_DEADLINE: Duration = Duration::from_secs(20);
+    /// 32 MiB: a `show route` of about 500,000 routes (~63 bytes each in BIRD 2, ~57 in
+    /// 1.6). The bound keeps one collection's memory well under the DaemonSet's 256Mi limit
+    /// (see the `nodestatus-manifests` crate): the reply, its parse and the mapped routes of
+    /// the largest accepted table together stay under about 160 MB.
+    pub const DEFAULT_MAX_REPLY_BYTES: usize = 32 << 20;
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             timeout: Self::DEFAULT_TIMEOUT,
+            reply_deadline: Self::DEFAULT_REPLY_DEADLINE,
             max_reply_bytes: Self::DEFAULT_MAX_REPLY_BYTES,
         }
     }
@@ -76,6 +89,17 @@ pub enum ClientError {
         /// The limit.
         timeout: Duration,
     },
+    /// The reply kept arriving but did not end in time (a trickling peer), or the caller's
+    /// deadline (a collection's) passed.
+    #[error("BIRD at {}, `{command}`: the reply did not end within {limit:?}", path.display())]
+    Deadline {
+        /// The socket path.
+        path: PathBuf,
+        /// The command being run.
+        command: String,
+        /// The time the reply had.
+        limit: Duration,
+    },
     /// BIRD closed the connection in the middle of a reply.
     #[error("BIRD at {}, `{command}`: connection closed before the reply ended", path.display())]
     Closed {
@@ -104,6 +128,7 @@ pub struct Connection {
     path: PathBuf,
     version: String,
     timeout: Duration,
+    reply_deadline: Duration,
 }
 
 const GREETING: &str = "(greeting)";
@@ -111,20 +136,36 @@ const GREETING: &str = "(greeting)";
 impl Connection {
     /// Connects and reads the greeting.
     pub async fn connect(path: &Path, options: &ClientOptions) -> Result<Self, ClientError> {
-        let stream = UnixStream::connect(path)
+        Self::connect_until(path, options, None).await
+    }
+
+    /// Connects and reads the greeting, giving up at `deadline` at the latest.
+    pub async fn connect_until(
+        path: &Path,
+        options: &ClientOptions,
+        deadline: Option<Instant>,
+    ) -> Result<Self, ClientError> {
+        let connect_error = |source| ClientError::Connect {
+            path: path.to_owned(),
+            source,
+        };
+        let limit = deadline.map_or(options.reply_deadline, |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(options.reply_deadline)
+        });
+        let stream = tokio::time::timeout(limit, UnixStream::connect(path))
             .await
-            .map_err(|source| ClientError::Connect {
-                path: path.to_owned(),
-                source,
-            })?;
+            .map_err(|_| connect_error(io::ErrorKind::TimedOut.into()))?
+            .map_err(connect_error)?;
         let mut conn = Self {
             stream,
             framer: Framer::new(options.max_reply_bytes),
             path: path.to_owned(),
             version: String::new(),
             timeout: options.timeout,
+            reply_deadline: options.reply_deadline,
         };
-        let greeting = conn.read_reply(GREETING).await?;
+        let greeting = conn.read_reply(GREETING, deadline).await?;
         let text = greeting.text().trim_end();
         conn.version = text
             .strip_prefix("0001 BIRD ")
@@ -152,6 +193,16 @@ impl Connection {
     /// returned as replies; the parsers turn them into errors. After an `Err` the connection is
     /// in an unknown state and must be dropped.
     pub async fn query(&mut self, command: &str) -> Result<Reply, ClientError> {
+        self.query_until(command, None).await
+    }
+
+    /// [`Connection::query`], giving up at `deadline` at the latest (besides the reply's own
+    /// deadline).
+    pub async fn query_until(
+        &mut self,
+        command: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, ClientError> {
         let line = format!("{command}\n");
         self.stream
             .write_all(line.as_bytes())
@@ -162,7 +213,7 @@ impl Connection {
                 source,
             })?;
         let started = std::time::Instant::now();
-        let reply = self.read_reply(command).await?;
+        let reply = self.read_reply(command, deadline).await?;
         tracing::debug!(
             socket = %self.path.display(),
             command,
@@ -173,7 +224,11 @@ impl Connection {
         Ok(reply)
     }
 
-    async fn read_reply(&mut self, command: &str) -> Result<Reply, ClientError> {
+    async fn read_reply(
+        &mut self,
+        command: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, ClientError> {
         /// Read size: large reads keep a multi-megabyte reply to a few hundred system calls.
         const CHUNK: usize = 256 << 10;
         let frame_error = |path: &Path, source| ClientError::Frame {
@@ -181,6 +236,9 @@ impl Connection {
             command: command.to_owned(),
             source,
         };
+        let started = Instant::now();
+        let own = started + self.reply_deadline;
+        let deadline = deadline.map_or(own, |d| d.min(own));
         loop {
             if let Some(reply) = self
                 .framer
@@ -190,15 +248,26 @@ impl Connection {
                 return Ok(reply);
             }
             let want = CHUNK.min(self.framer.room().max(1));
+            self.framer.reserve(want);
             let buf = self.framer.buffer();
-            buf.reserve(want);
             let mut limited = (&mut self.stream).take(want as u64);
-            let n = tokio::time::timeout(self.timeout, limited.read_buf(buf))
+            let silence_ends = Instant::now() + self.timeout;
+            let n = tokio::time::timeout_at(silence_ends.min(deadline), limited.read_buf(buf))
                 .await
-                .map_err(|_| ClientError::Timeout {
-                    path: self.path.clone(),
-                    command: command.to_owned(),
-                    timeout: self.timeout,
+                .map_err(|_| {
+                    if silence_ends < deadline {
+                        ClientError::Timeout {
+                            path: self.path.clone(),
+                            command: command.to_owned(),
+                            timeout: self.timeout,
+                        }
+                    } else {
+                        ClientError::Deadline {
+                            path: self.path.clone(),
+                            command: command.to_owned(),
+                            limit: deadline.saturating_duration_since(started),
+                        }
+                    }
                 })?
                 .map_err(|source| ClientError::Io {
                     path: self.path.clone(),

@@ -8,11 +8,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nodestatus_api::NodeStatusClass;
 
 use crate::client::{ClientError, ClientOptions, Connection};
-use crate::error::ParseError;
+use crate::error::{ParseError, Unrecognised};
 use crate::family::Family;
 use crate::protocols::{Protocol, parse_protocols};
 use crate::reply::Reply;
@@ -62,7 +63,29 @@ impl Default for Endpoints {
 }
 
 /// Options of a collection.
-pub type CollectOptions = ClientOptions;
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectOptions {
+    /// The limits of every reply.
+    pub client: ClientOptions,
+    /// How long a whole collection (connecting, every command, both BIRD 1.6 daemons) may
+    /// take. A command still running then fails with [`ClientError::Deadline`], and the
+    /// commands after it are abandoned: a collection always ends.
+    pub deadline: Duration,
+}
+
+impl CollectOptions {
+    /// 30 seconds: room for the largest accepted `show route` after the other commands.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        Self {
+            client: ClientOptions::default(),
+            deadline: Self::DEFAULT_DEADLINE,
+        }
+    }
+}
 
 /// The major version of a BIRD version string: `1.6.8` → 1, `2.0.12` → 2, Calico's fork
 /// `v0.3.3+birdv1.6.8` → 1 (the upstream version after `bird`).
@@ -98,7 +121,9 @@ impl Snapshot {
 /// Where a family's data came from.
 #[derive(Clone, Debug)]
 pub enum Source {
-    /// No daemon for the family answered: its agent is `NotReady`, its peers and routes empty.
+    /// No daemon for the family answered: its agent is `NotReady`, its peers and routes empty
+    /// (unless this process lacked the descriptors to try: see
+    /// [`Unreachable::is_local_shortage`], a failed part).
     Unreachable(Arc<Unreachable>),
     /// The daemon that serves the family.
     Daemon(Arc<Daemon>),
@@ -109,6 +134,20 @@ pub enum Source {
 pub struct Unreachable {
     /// One error per socket tried, in order.
     pub errors: Vec<ClientError>,
+}
+
+impl Unreachable {
+    /// True when every socket failed for want of descriptors or memory in this process (or
+    /// system): the daemons were not even tried, so nothing is known about them.
+    pub fn is_local_shortage(&self) -> bool {
+        /// ENOMEM, ENFILE, EMFILE, ENOBUFS on Linux.
+        const SHORTAGE: [i32; 4] = [12, 23, 24, 105];
+        !self.errors.is_empty()
+            && self.errors.iter().all(|e| {
+                matches!(e, ClientError::Connect { source, .. }
+                    if source.raw_os_error().is_some_and(|c| SHORTAGE.contains(&c)))
+            })
+    }
 }
 
 impl std::fmt::Display for Unreachable {
@@ -144,6 +183,23 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// The replies with lines left out as unrecognised, by command (see [`Unrecognised`]).
+    pub fn unrecognised(&self) -> Vec<(&'static str, &Unrecognised)> {
+        let status = self
+            .status
+            .collected()
+            .map(|s| (SHOW_STATUS, &s.unrecognised));
+        let routes = self
+            .routes
+            .collected()
+            .map(|t| (SHOW_ROUTE, t.unrecognised()));
+        status
+            .into_iter()
+            .chain(routes)
+            .filter(|(_, u)| !u.is_empty())
+            .collect()
+    }
+
     /// True for BIRD 2 and later, one daemon for both families.
     pub fn serves_both_families(&self) -> bool {
         major_version(&self.version).is_some_and(|m| m >= 2)
@@ -205,10 +261,11 @@ pub async fn collect(
     classes: &[NodeStatusClass],
     options: &CollectOptions,
 ) -> Snapshot {
-    let (main, main_errors) = connect_first(&endpoints.bird, options).await;
+    let deadline = tokio::time::Instant::now() + options.deadline;
+    let (main, main_errors) = connect_first(&endpoints.bird, &options.client, deadline).await;
     match main {
         Some(conn) if major_version(conn.version()).is_some_and(|m| m >= 2) => {
-            let daemon = Arc::new(query_daemon(conn, classes).await);
+            let daemon = Arc::new(query_daemon(conn, classes, deadline).await);
             Snapshot {
                 v4: Source::Daemon(daemon.clone()),
                 v6: Source::Daemon(daemon),
@@ -217,15 +274,19 @@ pub async fn collect(
         main => {
             let v4 = async {
                 match main {
-                    Some(conn) => Source::Daemon(Arc::new(query_daemon(conn, classes).await)),
+                    Some(conn) => {
+                        Source::Daemon(Arc::new(query_daemon(conn, classes, deadline).await))
+                    }
                     None => Source::Unreachable(Arc::new(Unreachable {
                         errors: main_errors,
                     })),
                 }
             };
             let v6 = async {
-                match connect_first(&endpoints.bird6, options).await {
-                    (Some(conn), _) => Source::Daemon(Arc::new(query_daemon(conn, classes).await)),
+                match connect_first(&endpoints.bird6, &options.client, deadline).await {
+                    (Some(conn), _) => {
+                        Source::Daemon(Arc::new(query_daemon(conn, classes, deadline).await))
+                    }
                     (None, errors) => Source::Unreachable(Arc::new(Unreachable { errors })),
                 }
             };
@@ -238,10 +299,11 @@ pub async fn collect(
 async fn connect_first(
     paths: &[PathBuf],
     options: &ClientOptions,
+    deadline: tokio::time::Instant,
 ) -> (Option<Connection>, Vec<ClientError>) {
     let mut errors = Vec::new();
     for path in paths {
-        match Connection::connect(path, options).await {
+        match Connection::connect_until(path, options, Some(deadline)).await {
             Ok(conn) => return (Some(conn), errors),
             Err(e) => {
                 tracing::debug!(error = %e, "BIRD socket not usable");
@@ -252,12 +314,21 @@ async fn connect_first(
     (None, errors)
 }
 
-async fn query_daemon(mut conn: Connection, classes: &[NodeStatusClass]) -> Daemon {
+async fn query_daemon(
+    mut conn: Connection,
+    classes: &[NodeStatusClass],
+    deadline: tokio::time::Instant,
+) -> Daemon {
     let wants = |c| classes.contains(&c);
     let socket = conn.path().to_owned();
     let mut broken = false;
+    let version = conn.version().to_owned();
+    let mut query = Query {
+        conn: &mut conn,
+        deadline,
+    };
     let status = run(
-        &mut conn,
+        &mut query,
         &mut broken,
         wants(NodeStatusClass::Agent),
         SHOW_STATUS,
@@ -265,7 +336,7 @@ async fn query_daemon(mut conn: Connection, classes: &[NodeStatusClass]) -> Daem
     )
     .await;
     let protocols = run(
-        &mut conn,
+        &mut query,
         &mut broken,
         wants(NodeStatusClass::Bgp) || wants(NodeStatusClass::Routes),
         SHOW_PROTOCOLS_ALL,
@@ -273,7 +344,7 @@ async fn query_daemon(mut conn: Connection, classes: &[NodeStatusClass]) -> Daem
     )
     .await;
     let routes = run(
-        &mut conn,
+        &mut query,
         &mut broken,
         wants(NodeStatusClass::Routes),
         SHOW_ROUTE,
@@ -282,16 +353,22 @@ async fn query_daemon(mut conn: Connection, classes: &[NodeStatusClass]) -> Daem
     .await;
     Daemon {
         socket,
-        version: conn.version().to_owned(),
+        version,
         status,
         protocols,
         routes,
     }
 }
 
+/// A connection and the collection's deadline.
+struct Query<'a> {
+    conn: &'a mut Connection,
+    deadline: tokio::time::Instant,
+}
+
 /// Runs one command if `wanted`, parses the reply, records failures.
 async fn run<T: Send + 'static>(
-    conn: &mut Connection,
+    query: &mut Query<'_>,
     broken: &mut bool,
     wanted: bool,
     command: &'static str,
@@ -300,13 +377,14 @@ async fn run<T: Send + 'static>(
     if !wanted {
         return Part::NotRequested;
     }
+    let conn = &mut *query.conn;
     if *broken {
         return Part::Failed(CollectError::Abandoned {
             socket: conn.path().to_owned(),
             command,
         });
     }
-    let reply = match conn.query(command).await {
+    let reply = match conn.query_until(command, Some(query.deadline)).await {
         Ok(reply) => reply,
         Err(e) => {
             *broken = true;

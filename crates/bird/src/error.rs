@@ -33,3 +33,41 @@ impl ParseError {
         }
     }
 }
+
+/// The lines a parser could not understand and left out, where leaving a line out is safe
+/// (it costs that line's value, not the reply's): how many, and the first as an example. A
+/// count that is not zero usually means a BIRD whose output format is new to nodestatus.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unrecognised {
+    /// How many lines were left out.
+    pub count: usize,
+    /// The first one, with its number and why.
+    pub first: Option<ParseError>,
+}
+
+impl Unrecognised {
+    pub(crate) fn record(&mut self, error: ParseError) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(error);
+        }
+    }
+
+    /// True when every line was understood.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+impl std::fmt::Display for Unrecognised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.first {
+            Some(first) => write!(
+                f,
+                "{} unrecognised line(s) left out, the first: {first}",
+                self.count
+            ),
+            None => f.write_str("every line recognised"),
+        }
+    }
+}

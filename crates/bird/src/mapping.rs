@@ -23,8 +23,8 @@ use std::collections::HashMap;
 
 use nodestatus_api::{
     AgentStatus, BgpDaemonState, BgpDaemonStatus, BgpPeer, BgpPeerType, BgpStatus,
-    CalicoNodeStatusStatus, LearnedFrom, NodeStatusClass, Route as ApiRoute, RouteSourceType,
-    RouteStatus, RouteType,
+    CalicoNodeStatusStatus, LearnedFrom, NodeStatusClass, Route as ApiRoute, RouteFields,
+    RouteSourceType, RouteStatus, RouteType, RoutesTruncated,
 };
 
 use crate::collect::{Daemon, Part, Snapshot, Source};
@@ -97,7 +97,8 @@ impl Default for Outcomes {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mapped {
     /// The status computed from this snapshot alone. A failed part holds what could be
-    /// derived without it (for Agent: `Ready` and the greeting's version; else empty).
+    /// derived without it (for Agent: `Ready` and the greeting's version; else empty); write
+    /// [`Mapped::merge_last_good`], which never claims what a failed part could not read.
     pub status: CalicoNodeStatusStatus,
     /// Per class and family.
     pub outcomes: Outcomes,
@@ -105,29 +106,35 @@ pub struct Mapped {
 
 impl Mapped {
     /// The status to write: every [`Outcome::Failed`] part is replaced by the same part of
-    /// `last` (the last status written) when there is one. `lastUpdated` is left as `None`.
+    /// `last` (the last status written). Without a last value for it, a failed part claims
+    /// nothing: its daemon status is left out (no `Ready` for a daemon whose `show status`
+    /// failed), `bgp` is left out (its counts would claim 0 sessions), its routes are empty.
+    /// `lastUpdated` is left as `None`.
     pub fn merge_last_good(&self, last: Option<&CalicoNodeStatusStatus>) -> CalicoNodeStatusStatus {
         let mut status = self.status.clone();
         status.last_updated = None;
-        let Some(last) = last else {
-            return status;
-        };
         let failed = |class, family| matches!(self.outcomes.get(class, family), Outcome::Failed(_));
+        let mut bgp_unknown = false;
         for family in Family::ALL {
             if failed(NodeStatusClass::Agent, family)
-                && let (Some(agent), Some(old)) = (status.agent.as_mut(), last.agent.as_ref())
+                && let Some(agent) = status.agent.as_mut()
             {
-                *daemon_mut(agent, family) = daemon_ref(old, family).clone();
+                *daemon_mut(agent, family) = last
+                    .and_then(|l| l.agent.as_ref())
+                    .map(|old| daemon_ref(old, family).clone())
+                    .unwrap_or_default();
             }
             if failed(NodeStatusClass::Bgp, family)
-                && let (Some(bgp), Some(old)) = (status.bgp.as_mut(), last.bgp.as_ref())
+                && let Some(bgp) = status.bgp.as_mut()
             {
-                copy_bgp_family(bgp, old, family);
+                match last.and_then(|l| l.bgp.as_ref()) {
+                    Some(old) => copy_bgp_family(bgp, old, family),
+                    None => bgp_unknown = true,
+                }
             }
             if failed(NodeStatusClass::Routes, family) {
                 let old = last
-                    .routes
-                    .as_ref()
+                    .and_then(|l| l.routes.as_ref())
                     .map(|r| routes_ref(r, family).clone())
                     .unwrap_or_default();
                 *routes_mut(
@@ -135,6 +142,16 @@ impl Mapped {
                     family,
                 ) = old;
             }
+        }
+        if bgp_unknown {
+            status.bgp = None;
+        }
+        if status
+            .agent
+            .as_ref()
+            .is_some_and(|a| *a == AgentStatus::default())
+        {
+            status.agent = None;
         }
         if status
             .routes
@@ -193,6 +210,17 @@ fn copy_bgp_family(bgp: &mut BgpStatus, old: &BgpStatus, family: Family) {
 /// Maps a snapshot to the status for `classes` (other classes are left out even when the
 /// snapshot has them, so one collection can serve resources asking for different classes).
 pub fn map_snapshot(snapshot: &Snapshot, classes: &[NodeStatusClass]) -> Mapped {
+    map_snapshot_within(snapshot, classes, usize::MAX)
+}
+
+/// [`map_snapshot`] keeping at most `max_routes` routes, chosen by
+/// [`nodestatus_api::select_routes`] and recorded in `routes.truncated`. Routes are sorted and
+/// chosen while still in BIRD's reply text, so only the kept ones take memory of their own.
+pub fn map_snapshot_within(
+    snapshot: &Snapshot,
+    classes: &[NodeStatusClass],
+    max_routes: usize,
+) -> Mapped {
     let mut outcomes = Outcomes::default();
     let mut status = CalicoNodeStatusStatus::default();
     if classes.contains(&NodeStatusClass::Agent) {
@@ -208,7 +236,7 @@ pub fn map_snapshot(snapshot: &Snapshot, classes: &[NodeStatusClass]) -> Mapped 
         let mut bgp = BgpStatus::default();
         for family in Family::ALL {
             let (peers, established, outcome) = match snapshot.source(family) {
-                Source::Unreachable(u) => (Vec::new(), 0, Outcome::Unreachable(u.to_string())),
+                Source::Unreachable(u) => (Vec::new(), 0, unreachable(u)),
                 Source::Daemon(d) => match &d.protocols {
                     Part::Collected(protocols) => {
                         let peers: Vec<_> = peers(d, protocols, family).collect();
@@ -242,28 +270,51 @@ pub fn map_snapshot(snapshot: &Snapshot, classes: &[NodeStatusClass]) -> Mapped 
         status.bgp = Some(bgp);
     }
     if classes.contains(&NodeStatusClass::Routes) {
-        let mut routes = RouteStatus::default();
+        let mut views: [FamilyRoutes<'_>; 2] = Default::default();
         for family in Family::ALL {
-            let (list, outcome) = match snapshot.source(family) {
-                Source::Unreachable(u) => (Vec::new(), Outcome::Unreachable(u.to_string())),
+            let outcome = match snapshot.source(family) {
+                Source::Unreachable(u) => unreachable(u),
                 Source::Daemon(d) => match &d.routes {
                     Part::Collected(_) => {
-                        let mut list = routes_of(d, family);
-                        nodestatus_api::sort_routes(&mut list);
-                        (list, Outcome::Collected)
+                        views[family.index()] = route_views(d, family);
+                        Outcome::Collected
                     }
-                    Part::Failed(e) => (Vec::new(), Outcome::Failed(e.to_string())),
-                    Part::NotRequested => (Vec::new(), not_collected(NodeStatusClass::Routes)),
+                    Part::Failed(e) => Outcome::Failed(e.to_string()),
+                    Part::NotRequested => not_collected(NodeStatusClass::Routes),
                 },
             };
-            *routes_mut(&mut routes, family) = list;
             outcomes.set(NodeStatusClass::Routes, family, outcome);
         }
-        if !(routes.routes_v4.is_empty() && routes.routes_v6.is_empty()) {
+        let [v4, v6] = &views;
+        let total = v4.views.len() + v6.views.len();
+        let (keep_v4, keep_v6) = if total > max_routes {
+            nodestatus_api::select_routes(&v4.views, &v6.views, |v| v.fib, max_routes)
+        } else {
+            (vec![true; v4.views.len()], vec![true; v6.views.len()])
+        };
+        let routes = RouteStatus {
+            routes_v4: v4.materialize(&keep_v4),
+            routes_v6: v6.materialize(&keep_v6),
+            truncated: (total > max_routes).then_some(RoutesTruncated {
+                total_v4: v4.views.len() as u64,
+                total_v6: v6.views.len() as u64,
+            }),
+        };
+        if !routes.is_empty() || routes.truncated.is_some() {
             status.routes = Some(routes);
         }
     }
     Mapped { status, outcomes }
+}
+
+/// A daemon that did not answer is `Unreachable`; one this process lacked the descriptors to
+/// try is a failed part: the agent's own trouble says nothing about BIRD.
+fn unreachable(u: &crate::collect::Unreachable) -> Outcome {
+    if u.is_local_shortage() {
+        Outcome::Failed(format!("no BIRD socket could be opened here: {u}"))
+    } else {
+        Outcome::Unreachable(u.to_string())
+    }
 }
 
 fn not_collected(class: NodeStatusClass) -> Outcome {
@@ -272,12 +323,15 @@ fn not_collected(class: NodeStatusClass) -> Outcome {
 
 fn agent_status(source: &Source) -> (BgpDaemonStatus, Outcome) {
     let daemon = match source {
+        Source::Unreachable(u) if u.is_local_shortage() => {
+            return (BgpDaemonStatus::default(), unreachable(u));
+        }
         Source::Unreachable(u) => {
             let status = BgpDaemonStatus {
                 state: Some(BgpDaemonState::NotReady),
                 ..BgpDaemonStatus::default()
             };
-            return (status, Outcome::Unreachable(u.to_string()));
+            return (status, unreachable(u));
         }
         Source::Daemon(d) => d,
     };
@@ -399,55 +453,102 @@ fn learned_from(protocol_name: &str, protocol: Option<&Protocol>, family: Family
 }
 
 /// The routes of one family in BIRD's order (the caller sorts them), one entry per next hop.
-pub(crate) fn routes_of(daemon: &Daemon, family: Family) -> Vec<ApiRoute> {
+/// One route entry (one next hop of a route) still in BIRD's reply text.
+#[derive(Debug)]
+struct RouteView<'a> {
+    destination: &'a str,
+    fib: bool,
+    gateway: &'a str,
+    interface: &'a str,
+    /// Index into [`FamilyRoutes::sources`].
+    source: usize,
+}
+
+/// The route entries of one family in status order, and the sources they refer to.
+#[derive(Debug, Default)]
+struct FamilyRoutes<'a> {
+    views: Vec<RouteView<'a>>,
+    sources: Vec<LearnedFrom>,
+}
+
+impl FamilyRoutes<'_> {
+    /// The routes whose `keep` is true, as status entries.
+    fn materialize(&self, keep: &[bool]) -> Vec<ApiRoute> {
+        self.views
+            .iter()
+            .zip(keep)
+            .filter(|(_, kept)| **kept)
+            .map(|(v, _)| ApiRoute {
+                route_type: Some(if v.fib {
+                    RouteType::Fib
+                } else {
+                    RouteType::Rib
+                }),
+                destination: v.destination.to_owned(),
+                gateway: v.gateway.to_owned(),
+                interface: v.interface.to_owned(),
+                learned_from: self.sources[v.source].clone(),
+            })
+            .collect()
+    }
+}
+
+/// The route entries of `family` on `daemon`, sorted as the status lists them
+/// ([`nodestatus_api::sort_by_route_order`]).
+fn route_views(daemon: &Daemon, family: Family) -> FamilyRoutes<'_> {
     let Some(table) = daemon.routes.collected() else {
-        return Vec::new();
+        return FamilyRoutes::default();
     };
     let by_name: HashMap<&str, &Protocol> = daemon
         .protocols
         .collected()
         .map(|ps| ps.iter().map(|p| (p.name.as_str(), p)).collect())
         .unwrap_or_default();
-    let mut sources: HashMap<&str, LearnedFrom> = HashMap::new();
-    let mut out = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut sources = Vec::new();
+    let mut views = Vec::new();
     for route in table.iter() {
         if Family::of(route.destination) != family {
             continue;
         }
-        let learned = sources
-            .entry(route.protocol)
-            .or_insert_with(|| {
-                learned_from(route.protocol, by_name.get(route.protocol).copied(), family)
-            })
-            .clone();
-        let route_type = Some(if route.primary {
-            RouteType::Fib
-        } else {
-            RouteType::Rib
+        let source = *index.entry(route.protocol).or_insert_with(|| {
+            sources.push(learned_from(
+                route.protocol,
+                by_name.get(route.protocol).copied(),
+                family,
+            ));
+            sources.len() - 1
         });
-        let entry = |gateway: String, interface: String| ApiRoute {
-            route_type,
-            destination: route.destination.to_owned(),
+        let entry = |gateway, interface| RouteView {
+            destination: route.destination,
+            fib: route.primary,
             gateway,
             interface,
-            learned_from: learned.clone(),
+            source,
         };
         match route.kind {
             RouteKind::Blackhole | RouteKind::Unreachable | RouteKind::Prohibited => {
-                out.push(entry("N/A".to_owned(), route.kind.as_str().to_owned()));
+                views.push(entry("N/A", route.kind.as_str()));
             }
-            _ if route.next_hops.len() == 0 => out.push(entry("N/A".to_owned(), String::new())),
+            _ if route.next_hops.len() == 0 => views.push(entry("N/A", "")),
             _ => {
                 for hop in route.next_hops.clone() {
-                    out.push(entry(
-                        hop.gateway.unwrap_or("N/A").to_owned(),
-                        hop.interface.unwrap_or_default().to_owned(),
+                    views.push(entry(
+                        hop.gateway.unwrap_or("N/A"),
+                        hop.interface.unwrap_or_default(),
                     ));
                 }
             }
         }
     }
-    out
+    nodestatus_api::sort_by_route_order(&mut views, &sources, |sources, v| RouteFields {
+        destination: v.destination,
+        fib: v.fib,
+        gateway: v.gateway,
+        interface: v.interface,
+        peer_ip: &sources[v.source].peer_ip,
+    });
+    FamilyRoutes { views, sources }
 }
 
 #[cfg(test)]
@@ -611,6 +712,7 @@ mod tests {
                     route(Fib, "fd00:10::/64", "N/A", "blackhole", Static, ""),
                     route(Fib, "fd00:20::/64", "N/A", "unreachable", Static, ""),
                 ],
+                truncated: None,
             }),
         };
         assert_eq!(mapped.status, status);
@@ -707,6 +809,7 @@ mod tests {
                     route(Fib, "fd00:20::/64", "N/A", "unreachable", Static, ""),
                     route(Fib, "fd00:30::/64", "N/A", "prohibited", Static, ""),
                 ],
+                truncated: None,
             })
         );
         assert_eq!(mapped.status.agent, None);
@@ -797,6 +900,7 @@ mod tests {
                     route(Fib, "fd00:20::/64", "N/A", "cali1234", Kernel, ""),
                     route(Fib, "fd99::/64", "N/A", "eth0", Direct, ""),
                 ],
+                truncated: None,
             })
         );
         assert_eq!(mapped.status.bgp, None);
@@ -937,6 +1041,7 @@ mod tests {
                         ""
                     )],
                     routes_v6: vec![],
+                    truncated: None,
                 }),
             }
         );
@@ -983,21 +1088,11 @@ mod tests {
             *mapped.outcomes.get(Routes, Family::V6),
             Outcome::Failed("BIRD at /run/test.ctl, `show route`: reply has no anything".into())
         );
-        // Without a last status: what the snapshot alone says (Ready and the greeting's version).
+        // Without a last status the failed parts claim nothing: a greeting is no `Ready`.
         let alone = mapped.merge_last_good(None);
-        let greeting_only = BgpDaemonStatus {
-            state: Some(BgpDaemonState::Ready),
-            version: "2.0.12".into(),
-            ..BgpDaemonStatus::default()
-        };
-        assert_eq!(
-            alone.agent,
-            Some(AgentStatus {
-                bird_v4: greeting_only.clone(),
-                bird_v6: greeting_only,
-            })
-        );
+        assert_eq!(alone.agent, None);
         assert_eq!(alone.routes, None);
+        assert!(alone.bgp.is_some(), "BGP was collected");
 
         let last = CalicoNodeStatusStatus {
             last_updated: Some("2021-10-18T13:22:03Z".into()),
@@ -1013,6 +1108,7 @@ mod tests {
             routes: Some(RouteStatus {
                 routes_v4: vec![route(Fib, "10.0.0.0/8", "N/A", "blackhole", Static, "")],
                 routes_v6: vec![],
+                truncated: None,
             }),
         };
         let merged = mapped.merge_last_good(Some(&last));

@@ -143,6 +143,20 @@ impl Framer {
         &mut self.buf
     }
 
+    /// Makes room for `want` more bytes. The buffer grows by doubling, as a `Vec` does, but
+    /// never past what the reply may still take, so a reply near the limit does not hold up
+    /// to twice the limit in memory.
+    pub(crate) fn reserve(&mut self, want: usize) {
+        let len = self.buf.len();
+        if self.buf.capacity() - len >= want {
+            return;
+        }
+        let target = (self.buf.capacity() * 2)
+            .min(len + self.room().max(want))
+            .max(len + want);
+        self.buf.reserve_exact(target - len);
+    }
+
     /// How many more bytes the current reply may take before it is too large.
     pub(crate) fn room(&self) -> usize {
         (self.limit + 1).saturating_sub(self.buf.len())

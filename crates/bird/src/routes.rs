@@ -17,12 +17,19 @@
 //!   are the lines after an `8000 <line overflow>` until the next destination.
 //!
 //! `show route all` adds attribute lines with other codes (`1008`, `1012`), which are skipped.
+//!
+//! Routes are independent of each other, so a `1007` line that does not follow the grammar
+//! costs only itself and the route it belongs to, not the table: it is left out and counted
+//! in [`RouteTable::unrecognised`] (a route line takes its next-hop lines with it; a bad
+//! next-hop line takes its route, which would otherwise be reported without a path it has).
+//! A next-hop line indented with spaces instead of a tab is read as a next hop. What stays an
+//! error: BIRD's own error replies, and framing (the client's job).
 
 use memchr::memchr;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
-use crate::error::ParseError;
+use crate::error::{ParseError, Unrecognised};
 use crate::reply::{Line, Reply};
 
 /// What BIRD does with packets to the destination.
@@ -113,6 +120,7 @@ pub struct RouteTable {
     reply: Reply,
     routes: Vec<RawRoute>,
     hops: Vec<RawHop>,
+    unrecognised: Unrecognised,
 }
 
 /// One route (one line of `show route`, with its next-hop lines).
@@ -210,6 +218,9 @@ impl RouteTable {
         // True while the lines belong to a route that is not kept (a network that is not an IP
         // prefix, or one lost to a line overflow): its alternatives and next hops go with it.
         let mut skipping = false;
+        // True while the next-hop lines belong to a route line that was not understood.
+        let mut orphan_hops = false;
+        let mut unrecognised = Unrecognised::default();
         for line in reply.lines() {
             if line.code != 1007 {
                 // `cli_printf` replaces a line too long for its buffer by `8000-<line
@@ -221,23 +232,30 @@ impl RouteTable {
                 continue;
             }
             let text = line.text;
-            match text.as_bytes().first() {
+            let route = match text.as_bytes().first() {
                 // The blank line BIRD 2 prints between tables.
-                None => {}
-                Some(b'\t' | b' ') if skipping => {}
+                None => continue,
+                Some(b'\t' | b' ') if skipping => continue,
                 Some(b'\t') => {
-                    let Some(route) = routes.last_mut() else {
-                        return Err(ParseError::at(&line, "next hop before any route"));
-                    };
-                    hops.push(parse_hop(&line)?);
-                    route.hops_end = hops.len() as u32;
+                    if !orphan_hops {
+                        orphan_hops = !push_hop(&line, &mut routes, &mut hops, &mut unrecognised);
+                    }
+                    continue;
                 }
-                Some(b' ') => {
-                    let dst = destination.ok_or_else(|| {
-                        ParseError::at(&line, "alternative route before any destination")
-                    })?;
-                    routes.push(parse_route(&line, text, table, dst, &mut hops)?);
+                // A next hop indented with spaces: no `[protocol time]`, starts `via`/`dev`.
+                Some(b' ') if is_hop(text) => {
+                    if !orphan_hops {
+                        orphan_hops = !push_hop(&line, &mut routes, &mut hops, &mut unrecognised);
+                    }
+                    continue;
                 }
+                Some(b' ') => match destination {
+                    Some(dst) => parse_route(&line, text, table, dst, &mut hops),
+                    None => Err(ParseError::at(
+                        &line,
+                        "alternative route before any destination",
+                    )),
+                },
                 Some(_) => {
                     if let Some(name) = text
                         .strip_prefix("Table ")
@@ -246,6 +264,7 @@ impl RouteTable {
                         table = Span::of(line.offset, text, name);
                         destination = None;
                         skipping = false;
+                        orphan_hops = false;
                         continue;
                     }
                     let end = first_space(text);
@@ -256,7 +275,26 @@ impl RouteTable {
                     }
                     let dst = Span::of(line.offset, text, &text[..end]);
                     destination = Some(dst);
-                    routes.push(parse_route(&line, &text[end..], table, dst, &mut hops)?);
+                    parse_route(&line, &text[end..], table, dst, &mut hops)
+                }
+            };
+            match route {
+                Ok(route) => {
+                    routes.push(route);
+                    orphan_hops = false;
+                }
+                Err(e) => {
+                    unrecognised.record(e);
+                    orphan_hops = true;
+                    // An indented line not understood may have been the next hop of the route
+                    // before: a unicast route left without any is not reported pathless.
+                    if text.starts_with(' ')
+                        && routes.last().is_some_and(|r| {
+                            r.kind == RouteKind::Unicast && r.hops_start == r.hops_end
+                        })
+                    {
+                        routes.pop();
+                    }
                 }
             }
         }
@@ -266,7 +304,13 @@ impl RouteTable {
             reply,
             routes,
             hops,
+            unrecognised,
         })
+    }
+
+    /// The `1007` lines left out because they did not follow the grammar.
+    pub fn unrecognised(&self) -> &Unrecognised {
+        &self.unrecognised
     }
 
     /// Number of routes (alternatives counted, next hops not).
@@ -303,6 +347,41 @@ impl RouteTable {
     pub fn reply(&self) -> &Reply {
         &self.reply
     }
+}
+
+/// Adds a next-hop line to the last route. A line that is not a next hop, or one before any
+/// route, is left out and costs its route; returns false then (the route's further next-hop
+/// lines have no route to go to).
+fn push_hop(
+    line: &Line<'_>,
+    routes: &mut Vec<RawRoute>,
+    hops: &mut Vec<RawHop>,
+    unrecognised: &mut Unrecognised,
+) -> bool {
+    let Some(route) = routes.last_mut() else {
+        unrecognised.record(ParseError::at(line, "next hop before any route"));
+        return false;
+    };
+    match parse_hop(line) {
+        Ok(hop) => {
+            hops.push(hop);
+            route.hops_end = hops.len() as u32;
+            true
+        }
+        Err(e) => {
+            unrecognised.record(e);
+            // The route's other next hops stay in `hops`, unreferenced; dropping the route
+            // keeps it from being reported without a path it has.
+            routes.pop();
+            false
+        }
+    }
+}
+
+/// True for a next-hop line: `via ...` or `dev ...`, without a route's `[protocol time]`.
+fn is_hop(text: &str) -> bool {
+    let t = text.trim_start();
+    (t.starts_with("via ") || t.starts_with("dev ")) && memchr(b'[', t.as_bytes()).is_none()
 }
 
 /// Length of the first word of `s` (BIRD separates words with spaces and tabs).
@@ -798,8 +877,74 @@ mod tests {
         assert_eq!(table.len(), 0);
     }
 
+    /// The reply of issue 17: one next-hop line indented differently lost both families.
+    const TWO_FAMILIES: &str = "1007-Table master4:\n\
+        \x2010.0.0.0/24          unicast [static1 12:00:00] * (200)\n\
+        \x20\tvia 10.99.0.1 on eth0\n\
+        \x2010.0.1.0/24          unicast [static1 12:00:00] * (200)\n\
+        \x20HOP1\n\
+        \x2010.0.2.0/24          unicast [static1 12:00:00] * (200)\n\
+        \x20\tvia 10.99.0.3 on eth0\n\
+        \x20\tvia 10.99.0.4 on eth0\n\
+        \x20\n\
+        1007-Table master6:\n\
+        \x20fd00::/64            unicast [static2 12:00:00] * (200)\n\
+        \x20\tvia fd99::1 on eth0\n\
+        0000 \n";
+
     #[test]
-    fn lines_that_are_not_routes_are_errors_naming_them() {
+    fn a_next_hop_indented_with_spaces_is_still_a_next_hop() {
+        let table = parse(&TWO_FAMILIES.replace("HOP1", "   via 10.99.0.2 on eth0")).unwrap();
+        assert_eq!(
+            summary(&table),
+            [
+                "master4 10.0.0.0/24 unicast static1 [12:00:00] from=- * (200) | via 10.99.0.1 dev eth0",
+                "master4 10.0.1.0/24 unicast static1 [12:00:00] from=- * (200) | via 10.99.0.2 dev eth0",
+                "master4 10.0.2.0/24 unicast static1 [12:00:00] from=- * (200) | via 10.99.0.3 dev eth0, via 10.99.0.4 dev eth0",
+                "master6 fd00::/64 unicast static2 [12:00:00] from=- * (200) | via fd99::1 dev eth0",
+            ]
+        );
+        assert_eq!(table.unrecognised(), &Unrecognised::default());
+    }
+
+    #[test]
+    fn an_unrecognised_line_costs_its_route_not_the_table() {
+        for hop in ["\tgateway 10.99.0.2", "  gateway 10.99.0.2 [?]"] {
+            let table = parse(&TWO_FAMILIES.replace("HOP1", hop)).unwrap();
+            assert_eq!(
+                summary(&table),
+                [
+                    "master4 10.0.0.0/24 unicast static1 [12:00:00] from=- * (200) | via 10.99.0.1 dev eth0",
+                    "master4 10.0.2.0/24 unicast static1 [12:00:00] from=- * (200) | via 10.99.0.3 dev eth0, via 10.99.0.4 dev eth0",
+                    "master6 fd00::/64 unicast static2 [12:00:00] from=- * (200) | via fd99::1 dev eth0",
+                ],
+                "{hop:?}"
+            );
+            assert_eq!(table.unrecognised().count, 1, "{hop:?}");
+        }
+        // A route line not understood takes its next hops with it, not to the route before.
+        let table = parse(
+            &TWO_FAMILIES
+                .replace(
+                    "10.0.2.0/24          unicast [static1 12:00:00]",
+                    "10.0.2.0/24          unicast {static1 12:00:00}",
+                )
+                .replace("HOP1", "\tvia 10.99.0.2 on eth0"),
+        )
+        .unwrap();
+        assert_eq!(
+            summary(&table),
+            [
+                "master4 10.0.0.0/24 unicast static1 [12:00:00] from=- * (200) | via 10.99.0.1 dev eth0",
+                "master4 10.0.1.0/24 unicast static1 [12:00:00] from=- * (200) | via 10.99.0.2 dev eth0",
+                "master6 fd00::/64 unicast static2 [12:00:00] from=- * (200) | via fd99::1 dev eth0",
+            ]
+        );
+        assert_eq!(table.unrecognised().count, 1);
+    }
+
+    #[test]
+    fn lines_that_are_not_routes_are_left_out_and_counted_naming_the_first() {
         let cases = [
             (
                 "1007-10.0.0.0/8 somewhere [static1 12:00:00] * (200)\n0000 \n",
@@ -851,13 +996,20 @@ mod tests {
             ),
         ];
         for (text, line, reason, bad) in cases {
+            let table = parse(text).unwrap();
             assert_eq!(
-                parse(text).map(|t| t.len()),
-                Err(ParseError::Line {
-                    line,
-                    reason,
-                    text: bad.into()
-                }),
+                (table.len(), table.unrecognised()),
+                (
+                    0,
+                    &Unrecognised {
+                        count: 1,
+                        first: Some(ParseError::Line {
+                            line,
+                            reason,
+                            text: bad.into()
+                        })
+                    }
+                ),
                 "{text}"
             );
         }

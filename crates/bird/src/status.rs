@@ -1,9 +1,13 @@
 //! Parser for `show status`: the daemon's version (line `1000`), router ID, host name and times
 //! (lines `1011`), graceful-restart progress (`0024`) and the state in the last line (`0013`).
+//!
+//! A `1011` line that is none of the known fields is left out and counted (a new BIRD may add
+//! a field: it costs nothing, and the count makes the new format visible). The version line
+//! stays required: without it there is no daemon status to report.
 
 use serde::Serialize;
 
-use crate::error::ParseError;
+use crate::error::{ParseError, Unrecognised};
 use crate::reply::Reply;
 
 /// BIRD's `show status`, strings as BIRD prints them.
@@ -22,6 +26,9 @@ pub struct Status {
     pub last_reboot: Option<String>,
     /// `Last reconfiguration on ...`.
     pub last_reconfiguration: Option<String>,
+    /// `1011` lines that are none of the fields above.
+    #[serde(skip)]
+    pub unrecognised: Unrecognised,
     /// `0024` lines, present while a graceful restart is in progress.
     pub graceful_restart: Vec<String>,
     /// The last line's message: `Daemon is up and running`, `Reconfiguration in progress` or
@@ -56,6 +63,9 @@ pub fn parse_status(reply: &Reply) -> Result<Status, ParseError> {
                     .enumerate()
                     .find_map(|(i, p)| text.strip_prefix(p).map(|v| (i, v.to_owned())))
                 else {
+                    status
+                        .unrecognised
+                        .record(ParseError::at(&line, "unknown `show status` field"));
                     continue;
                 };
                 let field = match i {
@@ -104,7 +114,30 @@ mod tests {
                 last_reconfiguration: Some("2026-11-25 00:50:48".into()),
                 graceful_restart: vec![],
                 daemon: "Daemon is up and running".into(),
+                unrecognised: Unrecognised::default(),
             }
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_left_out_and_counted() {
+        let status = parse(
+            "1000-BIRD 3.1.0\n1011-Router ID is 10.0.0.1\n Uptime is 5 days\n0013 Daemon is up and running\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (status.router_id.as_deref(), status.unrecognised),
+            (
+                Some("10.0.0.1"),
+                Unrecognised {
+                    count: 1,
+                    first: Some(ParseError::Line {
+                        line: 3,
+                        reason: "unknown `show status` field",
+                        text: "Uptime is 5 days".into()
+                    })
+                }
+            )
         );
     }
 

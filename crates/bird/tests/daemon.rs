@@ -15,8 +15,8 @@ use nodestatus_api::{
     RouteType,
 };
 use nodestatus_bird::{
-    ClientError, ClientOptions, CollectError, Connection, Endpoints, Family, FrameError, Outcome,
-    Part, Snapshot, Source, collect, map_snapshot,
+    ClientError, ClientOptions, CollectError, CollectOptions, Connection, Endpoints, Family,
+    FrameError, Outcome, Part, Snapshot, Source, collect, map_snapshot,
 };
 
 const BIRD: &str = "/usr/sbin/bird";
@@ -109,8 +109,8 @@ fn free_port() -> u16 {
     }
 }
 
-fn options() -> ClientOptions {
-    ClientOptions::default()
+fn options() -> CollectOptions {
+    CollectOptions::default()
 }
 
 /// Collects until `done` holds (BGP sessions take a moment to establish).
@@ -475,7 +475,9 @@ async fn client_returns_bird_error_replies_as_replies(binary: &str, version: &st
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
     let bird = Bird::start(binary, dir.path(), "a", &BIRD2_A.replace("PORT", &port));
-    let mut conn = Connection::connect(&bird.socket, &options()).await.unwrap();
+    let mut conn = Connection::connect(&bird.socket, &ClientOptions::default())
+        .await
+        .unwrap();
     assert_eq!(conn.version(), version);
     let not_found = conn.query("show route for 10.99.99.99").await.unwrap();
     assert_eq!(not_found.text(), "8001 Network not found\n");
@@ -497,10 +499,8 @@ async fn an_oversized_reply_fails_its_part_and_abandons_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
     let bird = Bird::start(BIRD2, dir.path(), "a", &BIRD2_A.replace("PORT", &port));
-    let small = ClientOptions {
-        max_reply_bytes: 600,
-        ..ClientOptions::default()
-    };
+    let mut small = CollectOptions::default();
+    small.client.max_reply_bytes = 600;
     let endpoints = Endpoints::new(Some(bird.socket.clone()), None);
     let snapshot = collect(&endpoints, &NodeStatusClass::ALL, &small).await;
     let Source::Daemon(d) = &snapshot.v4 else {

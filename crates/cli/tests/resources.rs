@@ -360,6 +360,7 @@ fn reported_status(hours: i64) -> CalicoNodeStatusStatus {
         routes: Some(RouteStatus {
             routes_v4: vec![route("10.0.0.0/24"), route("10.0.1.0/24")],
             routes_v6: vec![route("fd00::/64")],
+            truncated: None,
         }),
     }
 }

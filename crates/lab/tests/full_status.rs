@@ -153,6 +153,7 @@ fn predicted(
         routes: Some(RouteStatus {
             routes_v4: expected.routes_v4.clone(),
             routes_v6: expected.routes_v6.clone(),
+            truncated: None,
         }),
     }
 }

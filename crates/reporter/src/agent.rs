@@ -20,7 +20,7 @@ use tracing::Instrument;
 use crate::conditions::Conditions;
 use crate::config::AgentConfig;
 use crate::core::{Action, Core, Event, Now, Settings};
-use crate::http::{Health, router};
+use crate::http::{Health, router, serve};
 use crate::metrics::{Metrics, Sessions};
 use crate::watch::{Watcher, timed};
 
@@ -129,13 +129,15 @@ impl Agent {
             })?;
         let (stop_http, http_stopped) = oneshot::channel::<()>();
         let app = router(metrics.clone(), health.clone());
-        let mut server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = http_stopped.await;
-                })
-                .await
-        });
+        let mut server = tokio::spawn(serve(
+            listener,
+            app,
+            config.http,
+            async {
+                let _ = http_stopped.await;
+            },
+            HTTP_DRAIN,
+        ));
         tracing::info!(node = %config.node, listen = %local_addr, datastore = datastore.kind(), "agent started");
 
         let (tx, mut rx) = mpsc::channel(WATCH_QUEUE);
@@ -154,6 +156,7 @@ impl Agent {
             node: config.node.clone(),
             backoff: config.backoff,
             max_conflicts: config.max_conflicts,
+            max_routes: config.max_status_routes,
             seed: fastrand::u64(..),
         });
         let mut conditions = Conditions::default();
@@ -197,14 +200,27 @@ impl Agent {
                 } => {
                     collection = None;
                     metrics.collected(resources, took.as_secs_f64());
+                    health.collection_ended(collection_succeeded(&snapshot));
                     observe_bird(&snapshot, &mut conditions, &mut sessions, &metrics);
                     Event::Collected(snapshot)
                 }
                 Input::Event(event) => *event,
             };
             count_datastore_result(&event, &metrics);
-            if matches!(event, Event::Listed(_)) {
-                health.set_ready();
+            match &event {
+                Event::Listed(_) => health.set_listed(),
+                Event::Written { result, .. } => health.write_ended(match result {
+                    // A conflict re-reads and retries; a deleted resource needs no status; a
+                    // status too large is written again with fewer routes.
+                    Ok(_)
+                    | Err(
+                        StoreError::Conflict { .. }
+                        | StoreError::NotFound { .. }
+                        | StoreError::TooLarge { .. },
+                    ) => true,
+                    Err(_) => false,
+                }),
+                _ => {}
             }
             let now = Now {
                 mono: start.elapsed(),
@@ -213,6 +229,7 @@ impl Agent {
             for action in core.handle(event, now) {
                 match action {
                     Action::Collect { classes, resources } => {
+                        health.collection_started(config.collect.deadline);
                         collection = Some(start_collection(
                             &config.endpoints,
                             &config.collect,
@@ -258,6 +275,8 @@ impl Agent {
                 }
             }
             metrics.set_resources(core.len());
+            metrics.set_routes_left_out(core.routes_left_out());
+            metrics.set_confirmed(core.confirmed());
         };
 
         watcher.abort();
@@ -265,7 +284,11 @@ impl Agent {
         drop(calls);
         let _ = stop_http.send(());
         // A server that already ended (the error above) must not be awaited again.
-        if !server.is_finished() && tokio::time::timeout(HTTP_DRAIN, &mut server).await.is_err() {
+        if !server.is_finished()
+            && tokio::time::timeout(2 * HTTP_DRAIN, &mut server)
+                .await
+                .is_err()
+        {
             server.abort();
         }
         tracing::info!("agent stopped");
@@ -295,6 +318,23 @@ fn start_collection(
     )
 }
 
+/// True when the collection read every part it asked for from at least one daemon: a part
+/// that failed, or no daemon reachable at all, is a failed collection. One family's daemon
+/// absent is not (a BIRD 1.6 node without IPv6 runs no `bird6`).
+fn collection_succeeded(snapshot: &Snapshot) -> bool {
+    let mut reachable = false;
+    for family in nodestatus_bird::Family::ALL {
+        for (problem, _) in crate::conditions::problems(snapshot, family) {
+            match problem.kind {
+                "unreachable" | "unrecognised" => {}
+                _ => return false,
+            }
+        }
+        reachable |= matches!(snapshot.source(family), nodestatus_bird::Source::Daemon(_));
+    }
+    reachable
+}
+
 /// Logs BIRD problems when they start and end, counts them, and updates the session gauges.
 fn observe_bird(
     snapshot: &Snapshot,
@@ -307,9 +347,24 @@ fn observe_bird(
             metrics.bird_problem(family, &problem);
         }
     }
+    for (family, command, unrecognised) in crate::conditions::unrecognised(snapshot) {
+        metrics.unrecognised_lines(family, command, unrecognised.count);
+    }
     for change in conditions.observe(snapshot) {
         for (problem, message) in &change.started {
-            tracing::warn!(family = %change.family, kind = problem.kind, command = problem.command, error = %message, "BIRD problem; keeping the last good status where a reply was unusable");
+            let family = change.family;
+            let (kind, command) = (problem.kind, problem.command);
+            match kind {
+                "unreachable" => {
+                    tracing::warn!(%family, kind, error = %message, "BIRD unreachable; the family is reported NotReady, without peers or routes")
+                }
+                "unrecognised" => {
+                    tracing::warn!(%family, kind, command, error = %message, "BIRD reply lines not recognised were left out (a BIRD output format new to nodestatus?); the rest of the reply is used")
+                }
+                _ => {
+                    tracing::warn!(%family, kind, command, error = %message, "BIRD reply unusable; keeping the last good status for that part (a resource without one gets nothing for it)")
+                }
+            }
         }
         for problem in &change.ended {
             tracing::info!(family = %change.family, kind = problem.kind, command = problem.command, "BIRD problem over");
@@ -329,6 +384,10 @@ fn count_datastore_result(event: &Event, metrics: &Metrics) {
             result: Err(StoreError::NotFound { .. }),
             ..
         } => {}
+        Event::Written {
+            result: Err(StoreError::TooLarge { .. }),
+            ..
+        } => metrics.status_too_large(),
         Event::Written { result: Err(_), .. } => metrics.datastore_error("write"),
         Event::Reread {
             result: Err(StoreError::NotFound { .. }) | Ok(_),

@@ -2,14 +2,18 @@
 //! since the previous snapshot: a problem is logged when it starts and when it ends, not on
 //! every tick, and counted in metrics on every collection it affects.
 
-use nodestatus_bird::{ClientError, CollectError, Family, Part, Snapshot, Source};
+use std::sync::Arc;
+
+use nodestatus_bird::{ClientError, CollectError, Family, Part, Snapshot, Source, Unrecognised};
 
 /// One kind of problem with one family's daemon.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Problem {
     /// The command that failed; `None` when the daemon could not be reached at all.
     pub(crate) command: Option<&'static str>,
-    /// `unreachable`, `timeout`, `query` (other I/O or framing failures) or `parse`.
+    /// `unreachable`, `timeout` (silence or a deadline), `query` (other I/O or framing
+    /// failures), `parse`, `unrecognised` (lines left out of a reply that was used), or
+    /// `descriptors` (this process could not open a socket to try).
     pub(crate) kind: &'static str,
 }
 
@@ -20,7 +24,11 @@ pub(crate) fn problems(snapshot: &Snapshot, family: Family) -> Vec<(Problem, Str
         Source::Unreachable(u) => {
             let problem = Problem {
                 command: None,
-                kind: "unreachable",
+                kind: if u.is_local_shortage() {
+                    "descriptors"
+                } else {
+                    "unreachable"
+                },
             };
             return vec![(problem, u.to_string())];
         }
@@ -39,6 +47,36 @@ pub(crate) fn problems(snapshot: &Snapshot, family: Family) -> Vec<(Problem, Str
     part(failed(&daemon.status));
     part(failed(&daemon.protocols));
     part(failed(&daemon.routes));
+    for (command, unrecognised) in daemon.unrecognised() {
+        let problem = Problem {
+            command: Some(command),
+            kind: "unrecognised",
+        };
+        out.push((problem, unrecognised.to_string()));
+    }
+    out
+}
+
+/// The replies of a snapshot with lines left out, once per daemon (a BIRD 2/3 daemon serves
+/// both families and is counted under IPv4).
+pub(crate) fn unrecognised(snapshot: &Snapshot) -> Vec<(Family, &'static str, &Unrecognised)> {
+    let mut out = Vec::new();
+    for family in Family::ALL {
+        let Source::Daemon(d) = snapshot.source(family) else {
+            continue;
+        };
+        if family == Family::V6
+            && let Source::Daemon(v4) = &snapshot.v4
+            && Arc::ptr_eq(v4, d)
+        {
+            continue;
+        }
+        out.extend(
+            d.unrecognised()
+                .into_iter()
+                .map(|(command, u)| (family, command, u)),
+        );
+    }
     out
 }
 
@@ -51,7 +89,7 @@ fn failed<T>(part: &Part<T>) -> Option<&CollectError> {
 
 fn query_kind(e: &ClientError) -> &'static str {
     match e {
-        ClientError::Timeout { .. } => "timeout",
+        ClientError::Timeout { .. } | ClientError::Deadline { .. } => "timeout",
         _ => "query",
     }
 }
@@ -60,6 +98,7 @@ fn query_command(e: &ClientError) -> Option<&'static str> {
     let command = match e {
         ClientError::Io { command, .. }
         | ClientError::Timeout { command, .. }
+        | ClientError::Deadline { command, .. }
         | ClientError::Closed { command, .. }
         | ClientError::Frame { command, .. } => command.as_str(),
         ClientError::Connect { .. } | ClientError::Greeting { .. } => return None,
@@ -186,6 +225,26 @@ mod tests {
                 ended: vec![parse]
             }]
         );
+    }
+
+    #[test]
+    fn unrecognised_lines_are_a_problem_with_the_first_as_example() {
+        let snapshot = snapshot16(Src::UnrecognisedRoutes("bird1.6"), Src::Set("bird1.6"), ALL);
+        assert_eq!(
+            problems(&snapshot, Family::V4),
+            vec![(
+                Problem {
+                    command: Some(nodestatus_bird::SHOW_ROUTE),
+                    kind: "unrecognised"
+                },
+                "1 unrecognised line(s) left out, the first: line 4: expected `]` after `[protocol time`: \"10.99.102.0/26     via 10.99.0.12 on eth0 [Mesh_10_99_0_12\"".to_owned()
+            )]
+        );
+        let counted: Vec<_> = unrecognised(&snapshot)
+            .into_iter()
+            .map(|(f, c, u)| (f, c, u.count))
+            .collect();
+        assert_eq!(counted, vec![(Family::V4, nodestatus_bird::SHOW_ROUTE, 1)]);
     }
 
     #[test]

@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use nodestatus_api::{
-    CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, NodeStatusClass,
+    CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, NodeStatusClass, RouteStatus,
 };
-use nodestatus_bird::{Mapped, Snapshot, map_snapshot};
+use nodestatus_bird::{Mapped, Snapshot, map_snapshot_within};
 use nodestatus_store::StoreError;
 
 use crate::backoff::Backoff;
@@ -85,18 +85,52 @@ pub(crate) enum Decision {
 
 /// The decision for one resource after one collection: the mapped status with failed parts
 /// taken from `last_good` (the newest status known good: the one waiting to be written, else
-/// the stored one), compared with `stored` (see [`same_state`]).
+/// the stored one), its routes cut to `route_budget` (see [`RouteStatus::truncate`]), compared
+/// with `stored` (see [`same_state`]). A status that says nothing (every requested part
+/// failed, without a last good value) is not written over no status.
 pub(crate) fn decide(
     mapped: &Mapped,
     last_good: Option<&CalicoNodeStatusStatus>,
     stored: Option<&CalicoNodeStatusStatus>,
+    route_budget: Option<usize>,
 ) -> Decision {
-    let desired = mapped.merge_last_good(last_good);
+    let mut desired = mapped.merge_last_good(last_good);
+    if let (Some(max), Some(routes)) = (route_budget, desired.routes.as_mut()) {
+        routes.truncate(max);
+    }
+    // Nothing could be read and nothing is stored: a status saying nothing is not written.
+    if stored.is_none() && desired == CalicoNodeStatusStatus::default() {
+        return Decision::Unchanged;
+    }
     if stored.is_some_and(|s| same_state(s, &desired)) {
         Decision::Unchanged
     } else {
         Decision::Write(Box::new(desired))
     }
+}
+
+/// How many routes should fit when `status`, `size` bytes once encoded, was refused for
+/// exceeding `limit` bytes: its route count scaled by `limit / size`, less a tenth for what
+/// is not routes and for routes longer than average. `None` when it holds no route to cut.
+fn route_budget(status: &CalicoNodeStatusStatus, size: usize, limit: usize) -> Option<usize> {
+    let routes = status.routes.as_ref().map_or(0, RouteStatus::len);
+    if routes == 0 || size == 0 {
+        return None;
+    }
+    let scaled = (routes as u128 * limit as u128 * 9 / 10 / size as u128) as usize;
+    Some(scaled.min(routes - 1))
+}
+
+/// The routes a resource's stored status leaves out (0 when it holds them all).
+pub(crate) fn routes_left_out(status: &CalicoNodeStatusStatus) -> u64 {
+    status
+        .routes
+        .as_ref()
+        .and_then(|r| {
+            r.truncated
+                .map(|t| t.total().saturating_sub(r.len() as u64))
+        })
+        .unwrap_or(0)
 }
 
 fn without_time(mut status: CalicoNodeStatusStatus) -> CalicoNodeStatusStatus {
@@ -128,6 +162,8 @@ pub(crate) struct Settings {
     pub(crate) backoff: Backoff,
     /// Consecutive write conflicts after which the status is dropped until the next collection.
     pub(crate) max_conflicts: u32,
+    /// The most routes one status holds (see `AgentConfig::max_status_routes`).
+    pub(crate) max_routes: usize,
     /// Seed of the jitter.
     pub(crate) seed: u64,
 }
@@ -165,6 +201,11 @@ struct Resource {
     pending: Option<CalicoNodeStatusStatus>,
     /// A status the store refused for good (too large, invalid): not sent again.
     rejected: Option<CalicoNodeStatusStatus>,
+    /// The most routes a status may hold, learned when the store refused a status as too
+    /// large; kept until the spec changes.
+    route_budget: Option<usize>,
+    /// When a collection last read every part of this resource's status.
+    confirmed: Option<jiff::Timestamp>,
     write: WriteState,
     /// Consecutive failed writes or re-reads (the backoff attempt).
     failures: u32,
@@ -208,6 +249,21 @@ impl Core {
             collecting: None,
             next_id: 1,
         }
+    }
+
+    /// Per resource, the routes its stored status leaves out for the datastore's size limit.
+    pub(crate) fn routes_left_out(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.resources.iter().map(|(name, r)| {
+            let left_out = r.stored.as_ref().map_or(0, routes_left_out);
+            (name.as_str(), left_out)
+        })
+    }
+
+    /// Per resource, when a collection last read every part of its status.
+    pub(crate) fn confirmed(&self) -> impl Iterator<Item = (&str, jiff::Timestamp)> {
+        self.resources
+            .iter()
+            .filter_map(|(name, r)| r.confirmed.map(|at| (name.as_str(), at)))
     }
 
     /// How many resources the agent reports on.
@@ -297,6 +353,8 @@ impl Core {
                         stored: obj.status,
                         pending: None,
                         rejected: None,
+                        route_budget: None,
+                        confirmed: None,
                         write: WriteState::Idle,
                         failures: 0,
                         conflicts: 0,
@@ -317,6 +375,7 @@ impl Core {
                     self.next_id += 1;
                     r.pending = None;
                     r.rejected = None;
+                    r.route_budget = None;
                     r.conflicts = 0;
                     if matches!(r.write, WriteState::Waiting { .. }) {
                         r.write = WriteState::Idle;
@@ -347,9 +406,16 @@ impl Core {
                 // The spec changed during the collection; it is due again already.
                 continue;
             }
-            let mapped = map_snapshot(snapshot, &r.spec.classes);
+            // Only the routes that may be written are made status entries (memory).
+            let max_routes = r.route_budget.map_or(self.settings.max_routes, |b| {
+                b.min(self.settings.max_routes)
+            });
+            let mapped = map_snapshot_within(snapshot, &r.spec.classes, max_routes);
+            if !mapped.outcomes.any_failed() {
+                r.confirmed = Some(now.wall);
+            }
             let last_good = r.pending.as_ref().or(r.stored.as_ref());
-            match decide(&mapped, last_good, r.stored.as_ref()) {
+            match decide(&mapped, last_good, r.stored.as_ref(), r.route_budget) {
                 // A write under way may still change the store: remember what it must become.
                 Decision::Unchanged if !matches!(r.write, WriteState::Idle) => {
                     r.pending = r.stored.clone().map(without_time)
@@ -452,6 +518,22 @@ impl Core {
             Err(StoreError::NotFound { .. }) => {
                 r.pending = None;
             }
+            Err(StoreError::TooLarge { size, limit, .. })
+                if route_budget(&written, size, limit).is_some() =>
+            {
+                let budget = route_budget(&written, size, limit).unwrap_or_default();
+                let total = written.routes.as_ref().map_or(0, |routes| {
+                    routes.truncated.map_or(routes.len() as u64, |t| t.total())
+                });
+                tracing::warn!(resource = %name, size, limit, routes = total, kept = budget, "status too large for the datastore; writing Agent and BGP and the first routes that fit (FIB before RIB, IPv4 before IPv6), recorded in status.routes.truncated");
+                r.route_budget = Some(budget);
+                let mut status = r.pending.take().unwrap_or_else(|| without_time(written));
+                if let Some(routes) = status.routes.as_mut() {
+                    routes.truncate(budget);
+                }
+                r.pending = Some(status);
+                self.kick(name, now, actions);
+            }
             Err(e) if e.is_retryable() => {
                 if r.failures == 0 {
                     tracing::warn!(resource = %name, error = %e, "status write failed, retrying with backoff");
@@ -552,6 +634,7 @@ impl Core {
 mod tests {
     use super::*;
     use crate::testkit::{ALL, Src, at, snapshot16};
+    use nodestatus_bird::map_snapshot;
 
     #[test]
     fn last_updated_is_rfc3339_utc_in_whole_seconds() {
@@ -566,7 +649,7 @@ mod tests {
         let mut stored = mapped.merge_last_good(None);
         stored.last_updated = Some("2020-01-01T00:00:00Z".to_owned());
         assert_eq!(
-            decide(&mapped, Some(&stored), Some(&stored)),
+            decide(&mapped, Some(&stored), Some(&stored), None),
             Decision::Unchanged
         );
     }
@@ -584,11 +667,11 @@ mod tests {
         let mut stored = before.merge_last_good(None);
         stored.last_updated = Some("2020-01-01T00:00:00Z".to_owned());
         assert_eq!(
-            decide(&after, Some(&stored), Some(&stored)),
+            decide(&after, Some(&stored), Some(&stored), None),
             Decision::Write(Box::new(after.merge_last_good(None)))
         );
         assert_eq!(
-            decide(&after, None, None),
+            decide(&after, None, None, None),
             Decision::Write(Box::new(after.merge_last_good(None)))
         );
     }

@@ -1,7 +1,13 @@
 //! The agent's HTTP endpoints (axum): `/metrics` in Prometheus text (OpenMetrics), `/healthz`
-//! (the process is up and its event loop turns) and `/readyz` (the first list of resources
-//! has been read).
+//! (the event loop turns and no collection runs past its deadline) and `/readyz` (the first
+//! list of resources was read, and the last collection and the last status write succeeded);
+//! and the server they run on, bounded so that clients cannot starve the agent: at most
+//! [`HttpLimits::max_connections`] connections (further ones wait in the kernel's backlog,
+//! holding none of the agent's descriptors), a request's headers must arrive within
+//! [`HttpLimits::header_timeout`], and a connection lives at most
+//! [`HttpLimits::connection_lifetime`] (idle keep-alive connections included).
 
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,6 +17,11 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::metrics::Metrics;
@@ -19,13 +30,42 @@ use crate::metrics::Metrics;
 /// least every [`HEARTBEAT`](crate::agent::HEARTBEAT), and nothing in it blocks.
 pub(crate) const STUCK_AFTER: Duration = Duration::from_secs(30);
 
+/// How far past its own deadline a collection may run before `/healthz` fails: the deadline
+/// ends every collection, so one still running then means the agent is broken.
+pub(crate) const COLLECTION_GRACE: Duration = Duration::from_secs(10);
+
+/// Bounds of the HTTP server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time for a request's headers to arrive.
+    pub header_timeout: Duration,
+    /// Time a connection may stay open, requests and idle time together.
+    pub connection_lifetime: Duration,
+}
+
+impl HttpLimits {
+    /// 32 connections (Prometheus and the kubelet's probes need a few), 5 s for headers, 60 s
+    /// per connection.
+    pub const DEFAULT: HttpLimits = HttpLimits {
+        max_connections: 32,
+        header_timeout: Duration::from_secs(5),
+        connection_lifetime: Duration::from_secs(60),
+    };
+}
+
 /// Liveness and readiness, written by the event loop, read by the HTTP handlers.
 #[derive(Debug)]
 pub(crate) struct Health {
     start: Instant,
     /// Milliseconds from `start` to the event loop's last turn.
     beat_ms: AtomicU64,
-    ready: AtomicBool,
+    /// Milliseconds from `start` by which the running collection must end, 0 when none runs.
+    collection_due_ms: AtomicU64,
+    listed: AtomicBool,
+    collection_ok: AtomicBool,
+    write_ok: AtomicBool,
 }
 
 impl Health {
@@ -33,25 +73,139 @@ impl Health {
         Self {
             start: Instant::now(),
             beat_ms: AtomicU64::new(0),
-            ready: AtomicBool::new(false),
+            collection_due_ms: AtomicU64::new(0),
+            listed: AtomicBool::new(false),
+            collection_ok: AtomicBool::new(true),
+            write_ok: AtomicBool::new(true),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// The event loop turned.
     pub(crate) fn beat(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.beat_ms.store(ms, Ordering::Relaxed);
+        self.beat_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
     /// The first list of resources was handled.
-    pub(crate) fn set_ready(&self) {
-        self.ready.store(true, Ordering::Relaxed);
+    pub(crate) fn set_listed(&self) {
+        self.listed.store(true, Ordering::Relaxed);
+    }
+
+    /// A collection started that must end within `deadline`.
+    pub(crate) fn collection_started(&self, deadline: Duration) {
+        let due = self.now_ms() + u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX / 2);
+        self.collection_due_ms.store(due.max(1), Ordering::Relaxed);
+    }
+
+    /// The collection ended; `ok` when every requested part was read.
+    pub(crate) fn collection_ended(&self, ok: bool) {
+        self.collection_due_ms.store(0, Ordering::Relaxed);
+        self.collection_ok.store(ok, Ordering::Relaxed);
+    }
+
+    /// A status write ended; `ok` unless the datastore failed it.
+    pub(crate) fn write_ended(&self, ok: bool) {
+        self.write_ok.store(ok, Ordering::Relaxed);
     }
 
     fn since_beat(&self) -> Duration {
         let beat = Duration::from_millis(self.beat_ms.load(Ordering::Relaxed));
         self.start.elapsed().saturating_sub(beat)
     }
+
+    /// How long the running collection is past its deadline, if it is.
+    fn collection_overdue(&self) -> Option<Duration> {
+        let due = self.collection_due_ms.load(Ordering::Relaxed);
+        let now = self.now_ms();
+        (due != 0 && now > due).then(|| Duration::from_millis(now - due))
+    }
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` completes; open connections
+/// then get `drain` to finish. Fails only if accepting fails for a reason other than a lack of
+/// descriptors or memory (which pass: the loop waits a moment and accepts again).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) -> io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let result = loop {
+        // Reap finished connections so the set does not grow.
+        while connections.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break Ok(()),
+            },
+        };
+        let accepted = tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) if is_resource_shortage(&e) => {
+                tracing::warn!(error = %e, "cannot accept an HTTP connection; retrying shortly");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            // Errors of one connection (reset before accept, ...): the next may be fine.
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => break Err(e),
+        };
+        let service = TowerToHyperService::new(app.clone());
+        connections.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            // Ends idle keep-alive connections and clients that read slowly alike.
+            let _ = tokio::time::timeout(limits.connection_lifetime, connection).await;
+            drop(slot);
+        });
+    };
+    let _ = tokio::time::timeout(drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.abort_all();
+    result
+}
+
+/// Out of descriptors or memory: passes when connections close.
+fn is_resource_shortage(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc_codes::EMFILE | libc_codes::ENFILE | libc_codes::ENOBUFS | libc_codes::ENOMEM)
+    )
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Linux errno values (the agent runs on Linux, as BIRD does).
+mod libc_codes {
+    pub(super) const ENOMEM: i32 = 12;
+    pub(super) const ENFILE: i32 = 23;
+    pub(super) const EMFILE: i32 = 24;
+    pub(super) const ENOBUFS: i32 = 105;
 }
 
 #[derive(Clone)]
@@ -90,22 +244,96 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
 async fn healthz(State(state): State<AppState>) -> (StatusCode, String) {
     let idle = state.health.since_beat();
     if idle > STUCK_AFTER {
-        (
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("event loop stuck for {}s\n", idle.as_secs()),
-        )
-    } else {
-        (StatusCode::OK, "ok\n".to_owned())
+        );
+    }
+    match state.health.collection_overdue() {
+        Some(late) if late > COLLECTION_GRACE => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("BIRD collection {}s past its deadline\n", late.as_secs()),
+        ),
+        _ => (StatusCode::OK, "ok\n".to_owned()),
     }
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.health.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready\n")
-    } else {
+    let health = &state.health;
+    if !health.listed.load(Ordering::Relaxed) {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "waiting for the first list of resources\n",
         )
+    } else if !health.collection_ok.load(Ordering::Relaxed) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the last BIRD collection failed (see the log and nodestatus_bird_errors)\n",
+        )
+    } else if !health.write_ok.load(Ordering::Relaxed) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the last status write failed (see the log and nodestatus_datastore_errors)\n",
+        )
+    } else {
+        (StatusCode::OK, "ready\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(health: &Arc<Health>) -> State<AppState> {
+        State(AppState {
+            metrics: Arc::new(Metrics::new()),
+            health: health.clone(),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn healthz_fails_when_a_collection_runs_past_its_deadline_and_grace() {
+        let health = Arc::new(Health::new());
+        health.beat();
+        health.collection_started(Duration::from_secs(30));
+        tokio::time::advance(Duration::from_secs(30) + COLLECTION_GRACE).await;
+        health.beat();
+        assert_eq!(
+            healthz(state(&health)).await,
+            (StatusCode::OK, "ok\n".to_owned())
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        health.beat();
+        assert_eq!(
+            healthz(state(&health)).await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BIRD collection 12s past its deadline\n".to_owned()
+            )
+        );
+        health.collection_ended(false);
+        assert_eq!(
+            healthz(state(&health)).await,
+            (StatusCode::OK, "ok\n".to_owned())
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readyz_follows_the_first_list_the_last_collection_and_the_last_write() {
+        let health = Arc::new(Health::new());
+        let code = |h: &Arc<Health>| {
+            let s = state(h);
+            async move { readyz(s).await.0 }
+        };
+        assert_eq!(code(&health).await, StatusCode::SERVICE_UNAVAILABLE);
+        health.set_listed();
+        assert_eq!(code(&health).await, StatusCode::OK);
+        health.collection_ended(false);
+        assert_eq!(code(&health).await, StatusCode::SERVICE_UNAVAILABLE);
+        health.collection_ended(true);
+        health.write_ended(false);
+        assert_eq!(code(&health).await, StatusCode::SERVICE_UNAVAILABLE);
+        health.write_ended(true);
+        assert_eq!(code(&health).await, StatusCode::OK);
     }
 }

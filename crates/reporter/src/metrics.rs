@@ -21,6 +21,17 @@ struct BirdErrorLabels {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CommandLabels {
+    family: String,
+    command: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ResourceLabels {
+    resource: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct OperationLabels {
     operation: String,
 }
@@ -60,6 +71,10 @@ pub(crate) struct Metrics {
     datastore_errors: MetricFamily<OperationLabels, Counter>,
     resources: Gauge,
     sessions: MetricFamily<SessionLabels, Gauge>,
+    unrecognised_lines: MetricFamily<CommandLabels, Counter>,
+    status_too_large: Counter,
+    routes_left_out: MetricFamily<ResourceLabels, Gauge>,
+    confirmed: MetricFamily<ResourceLabels, Gauge>,
 }
 
 impl Metrics {
@@ -120,8 +135,37 @@ impl Metrics {
             "1 when the BGP session's protocol is up, else 0 (from the last collection that listed it)",
             sessions.clone(),
         );
+        let unrecognised_lines = MetricFamily::<CommandLabels, Counter>::default();
+        registry.register(
+            "bird_unrecognised_lines",
+            "Lines of used BIRD replies that were not recognised and left out, by family and command (not 0: a BIRD output format new to nodestatus)",
+            unrecognised_lines.clone(),
+        );
+        let status_too_large = Counter::default();
+        registry.register(
+            "status_too_large",
+            "Status writes the datastore refused for their size (each is written again with the routes that fit)",
+            status_too_large.clone(),
+        );
+        let routes_left_out = MetricFamily::<ResourceLabels, Gauge>::default();
+        registry.register(
+            "status_routes_left_out",
+            "Routes BIRD reported that the resource's stored status leaves out to fit the datastore's size limit",
+            routes_left_out.clone(),
+        );
+        let confirmed = MetricFamily::<ResourceLabels, Gauge>::default();
+        registry.register_with_unit(
+            "status_confirmed_timestamp",
+            "When a collection last read every part of the resource's status from BIRD (Unix time); the status in the datastore says that state since then, written or unchanged",
+            Unit::Seconds,
+            confirmed.clone(),
+        );
         Self {
             registry,
+            unrecognised_lines,
+            status_too_large,
+            routes_left_out,
+            confirmed,
             collections,
             collection_resources,
             collection_duration,
@@ -147,6 +191,47 @@ impl Metrics {
             kind: problem.kind.to_owned(),
         };
         self.bird_errors.get_or_create(&labels).inc();
+    }
+
+    pub(crate) fn unrecognised_lines(&self, family: Family, command: &str, lines: usize) {
+        let labels = CommandLabels {
+            family: family_label(family).to_owned(),
+            command: command.to_owned(),
+        };
+        self.unrecognised_lines
+            .get_or_create(&labels)
+            .inc_by(lines as u64);
+    }
+
+    pub(crate) fn status_too_large(&self) {
+        self.status_too_large.inc();
+    }
+
+    /// Publishes, per resource, the routes its stored status leaves out.
+    pub(crate) fn set_routes_left_out<'a>(&self, left_out: impl Iterator<Item = (&'a str, u64)>) {
+        self.routes_left_out.clear();
+        for (resource, n) in left_out {
+            let labels = ResourceLabels {
+                resource: resource.to_owned(),
+            };
+            self.routes_left_out
+                .get_or_create(&labels)
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Publishes, per resource, when its status was last confirmed.
+    pub(crate) fn set_confirmed<'a>(
+        &self,
+        confirmed: impl Iterator<Item = (&'a str, jiff::Timestamp)>,
+    ) {
+        self.confirmed.clear();
+        for (resource, at) in confirmed {
+            let labels = ResourceLabels {
+                resource: resource.to_owned(),
+            };
+            self.confirmed.get_or_create(&labels).set(at.as_second());
+        }
     }
 
     pub(crate) fn status_written(&self) {

@@ -35,6 +35,7 @@ impl Replay {
                 node: "n1".to_owned(),
                 backoff: BACKOFF,
                 max_conflicts: 3,
+                max_routes: usize::MAX,
                 seed: 1,
             }),
         }
@@ -407,6 +408,22 @@ fn an_unparsable_reply_alone_writes_nothing() {
 }
 
 #[test]
+fn an_unrecognised_route_line_costs_that_route_and_the_rest_is_written() {
+    let mut r = Replay::new();
+    first_write(&mut r, resource("r1", "n1", ALL, 1, 5, None), good16(ALL));
+    assert_eq!(r.wake(1.0), collect(ALL, &["r1"]));
+    let one_line_off = snapshot16(Src::UnrecognisedRoutes("bird1.6"), Src::Set("bird1.6"), ALL);
+    let (_, status) = the_write(&r.step(1.1, Event::Collected(one_line_off)));
+    let mut expected = written(&good16(ALL), ALL, at(1.1));
+    if let Some(routes) = expected.routes.as_mut() {
+        routes
+            .routes_v4
+            .retain(|route| route.destination != "10.99.102.0/26");
+    }
+    assert_eq!(status, expected);
+}
+
+#[test]
 fn an_unreachable_daemon_makes_its_family_not_ready_with_no_peers_or_routes() {
     let mut r = Replay::new();
     let good = first_write(&mut r, resource("r1", "n1", ALL, 1, 5, None), good16(ALL));
@@ -744,8 +761,44 @@ fn an_outage_over_which_bird_returned_to_the_stored_state_writes_nothing() {
     assert_eq!(wakes, 19, "18 ticks from 2 s to 19 s, and the retry");
 }
 
+fn too_large(size: usize) -> StoreError {
+    StoreError::TooLarge {
+        name: "r1".to_owned(),
+        size,
+        limit: 1_572_864,
+    }
+}
+
 #[test]
-fn a_status_the_datastore_refuses_is_not_sent_again() {
+fn a_status_the_datastore_refuses_without_routes_to_cut_is_not_sent_again() {
+    let mut r = Replay::new();
+    let no_routes = [AGENT, BGP];
+    assert_eq!(
+        r.step(
+            0.0,
+            Event::Listed(vec![resource("r1", "n1", &no_routes, 1, 5, None)])
+        ),
+        collect(&no_routes, &["r1"])
+    );
+    let (ticket, _) = the_write(&r.step(0.1, Event::Collected(good16(&no_routes))));
+    let failed = Event::Written {
+        name: "r1".to_owned(),
+        ticket,
+        result: Err(too_large(2_000_000)),
+    };
+    assert_eq!(r.step(0.2, failed), vec![]);
+    assert_eq!(r.wake(1.0), collect(&no_routes, &["r1"]));
+    assert_eq!(r.step(1.1, Event::Collected(good16(&no_routes))), vec![]);
+    // A different status is tried.
+    assert_eq!(r.wake(2.0), collect(&no_routes, &["r1"]));
+    assert_eq!(
+        the_write(&r.step(2.1, Event::Collected(disabled16(&no_routes)))).1,
+        written(&disabled16(&no_routes), &no_routes, at(2.1))
+    );
+}
+
+#[test]
+fn a_status_too_large_is_written_again_with_the_routes_that_fit_and_then_only_on_change() {
     let mut r = Replay::new();
     assert_eq!(
         r.step(
@@ -754,26 +807,34 @@ fn a_status_the_datastore_refuses_is_not_sent_again() {
         ),
         collect(ALL, &["r1"])
     );
-    let (ticket, _) = the_write(&r.step(0.1, Event::Collected(good16(ALL))));
-    let too_large = StoreError::TooLarge {
-        name: "r1".to_owned(),
-        size: 2_000_000,
-        limit: 1_572_864,
-    };
+    let (ticket, full) = the_write(&r.step(0.1, Event::Collected(good16(ALL))));
+    let routes = full.routes.as_ref().map_or(0, |r| r.len());
+    assert!(routes >= 4, "the lab's status has routes to cut: {routes}");
+    // Twice the limit: the 90% that fit of half the routes.
     let failed = Event::Written {
         name: "r1".to_owned(),
         ticket,
-        result: Err(too_large),
+        result: Err(too_large(2 * 1_572_864)),
     };
-    assert_eq!(r.step(0.2, failed), vec![]);
+    let (ticket, cut) = the_write(&r.step(0.2, failed));
+    let mut expected = full.clone();
+    let kept = routes * 9 / 20;
+    expected
+        .routes
+        .as_mut()
+        .map(|r| r.truncate(kept))
+        .unwrap_or_default();
+    assert_eq!(cut, expected);
+    assert_eq!(
+        (cut.agent.as_ref(), cut.bgp.as_ref()),
+        (full.agent.as_ref(), full.bgp.as_ref())
+    );
+    let truncated = cut.routes.as_ref().and_then(|r| r.truncated);
+    assert_eq!(truncated.map(|t| t.total()), Some(routes as u64));
+    assert_eq!(r.step(0.3, written_ok("r1", ticket, 6)), vec![]);
+    // Unchanged BIRD: nothing written, the budget applies before the comparison.
     assert_eq!(r.wake(1.0), collect(ALL, &["r1"]));
     assert_eq!(r.step(1.1, Event::Collected(good16(ALL))), vec![]);
-    // A different status is tried.
-    assert_eq!(r.wake(2.0), collect(ALL, &["r1"]));
-    assert_eq!(
-        the_write(&r.step(2.1, Event::Collected(disabled16(ALL)))).1,
-        written(&disabled16(ALL), ALL, at(2.1))
-    );
 }
 
 #[test]

@@ -24,8 +24,11 @@ pub(crate) const ALL: &[NodeStatusClass] = &NodeStatusClass::ALL;
 pub(crate) enum Src {
     /// The replies recorded in `tests/fixtures/<set>`.
     Set(&'static str),
-    /// As `Set`, with `show route` replaced by the unparsable `broken/` reply.
+    /// As `Set`, with `show route` replaced by the unusable `broken/` reply.
     BrokenRoutes(&'static str),
+    /// As `Set`, with `show route` replaced by `unrecognised/`, one line of which is not
+    /// recognised.
+    UnrecognisedRoutes(&'static str),
     /// No daemon listening.
     Unreachable,
 }
@@ -65,6 +68,7 @@ fn daemon(src: Src, name: &str, classes: &[NodeStatusClass]) -> Source {
     let (set, route_set) = match src {
         Src::Set(set) => (set, set),
         Src::BrokenRoutes(set) => (set, "broken"),
+        Src::UnrecognisedRoutes(set) => (set, "unrecognised"),
         Src::Unreachable => {
             let path = PathBuf::from(format!("/lab/n1/{name}.ctl"));
             let error = ClientError::Connect {

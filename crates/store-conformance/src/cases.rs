@@ -758,6 +758,7 @@ pub async fn too_large_object_is_rejected(fx: impl Fixture) {
     huge.routes = Some(RouteStatus {
         routes_v4: (0..routes).map(route).collect(),
         routes_v6: Vec::new(),
+        truncated: None,
     });
     let too_large = |name: &str| Failure::TooLarge {
         name: name.into(),

@@ -72,6 +72,7 @@ pub(crate) fn status(n: u32) -> CalicoNodeStatusStatus {
         routes: Some(RouteStatus {
             routes_v4: vec![route(n)],
             routes_v6: Vec::new(),
+            truncated: None,
         }),
     }
 }

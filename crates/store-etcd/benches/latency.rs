@@ -33,6 +33,7 @@ fn status(routes: usize, n: usize) -> CalicoNodeStatusStatus {
         routes: Some(RouteStatus {
             routes_v4,
             routes_v6: Vec::new(),
+            truncated: None,
         }),
         ..CalicoNodeStatusStatus::default()
     }

@@ -63,6 +63,7 @@ fn status_with_routes(n: usize) -> CalicoNodeStatusStatus {
         routes: Some(RouteStatus {
             routes_v4,
             routes_v6: Vec::new(),
+            truncated: None,
         }),
         ..CalicoNodeStatusStatus::default()
     }

@@ -94,6 +94,7 @@ fn status(n: u32, routes: u32, stamp: String) -> CalicoNodeStatusStatus {
         routes: Some(RouteStatus {
             routes_v4: (0..routes).map(route).collect(),
             routes_v6: Vec::new(),
+            truncated: None,
         }),
         ..CalicoNodeStatusStatus::default()
     }

@@ -351,6 +351,7 @@ async fn a_watch_far_behind_large_objects_reads_the_log_in_parts_and_misses_noth
         s.routes = Some(RouteStatus {
             routes_v4: routes,
             routes_v6: Vec::new(),
+            truncated: None,
         });
         v = ok(store.write_status("status-a", &s, &v).await, "status");
         let mut obj = a.clone();

@@ -28,10 +28,9 @@ impl BirdSockets {
 
 /// Collection options allowing BIRD `seconds` of silence per reply, the rest default.
 pub(crate) fn collect_options(seconds: u64) -> CollectOptions {
-    CollectOptions {
-        timeout: Duration::from_secs(seconds),
-        ..CollectOptions::default()
-    }
+    let mut options = CollectOptions::default();
+    options.client.timeout = Duration::from_secs(seconds);
+    options
 }
 
 /// Fails, naming every socket tried and why, when no BIRD daemon answered at all: a script must

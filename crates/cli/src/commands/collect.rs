@@ -62,6 +62,22 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             .to_string(),
     );
 
+    for family in nodestatus_bird::Family::ALL {
+        let nodestatus_bird::Source::Daemon(d) = snapshot.source(family) else {
+            continue;
+        };
+        if family == nodestatus_bird::Family::V6 && d.serves_both_families() {
+            continue;
+        }
+        for (command, unrecognised) in d.unrecognised() {
+            eprintln!(
+                "warning: node {}: BIRD at {}, `{command}`: {unrecognised}",
+                node,
+                d.socket.display()
+            );
+        }
+    }
+
     let mut failures = Vec::new();
     let mut warned = Vec::new();
     for (class, family, outcome) in mapped.outcomes.iter() {

@@ -238,7 +238,7 @@ fn row(format: Format, obj: &CalicoNodeStatus, now: Timestamp) -> Vec<String> {
         )
     });
     let routes_total = routes.map_or(NONE.to_string(), |r| {
-        (r.routes_v4.len() + r.routes_v6.len()).to_string()
+        count_of(r.len(), r.truncated.map(|t| t.total()))
     });
     let updated = table::age_of(status.and_then(|s| s.last_updated.as_deref()), now);
     let name = obj.metadata.name.clone().unwrap_or_default();
@@ -266,8 +266,12 @@ fn row(format: Format, obj: &CalicoNodeStatus, now: Timestamp) -> Vec<String> {
                     established(b.number_established_v6, b.number_not_established_v6)
                 }),
                 routes_total,
-                routes.map_or(NONE.to_string(), |r| r.routes_v4.len().to_string()),
-                routes.map_or(NONE.to_string(), |r| r.routes_v6.len().to_string()),
+                routes.map_or(NONE.to_string(), |r| {
+                    count_of(r.routes_v4.len(), r.truncated.map(|t| t.total_v4))
+                }),
+                routes.map_or(NONE.to_string(), |r| {
+                    count_of(r.routes_v6.len(), r.truncated.map(|t| t.total_v6))
+                }),
                 updated,
             ]
         }
@@ -281,6 +285,32 @@ fn row(format: Format, obj: &CalicoNodeStatus, now: Timestamp) -> Vec<String> {
             updated,
         ],
     }
+}
+
+/// A route count; for a status truncated to fit the datastore, `kept/total (truncated)` when
+/// some routes were left out.
+fn count_of(kept: usize, total: Option<u64>) -> String {
+    match total {
+        Some(total) if total > kept as u64 => format!(
+            "{}/{} (truncated)",
+            thousands(kept as u64),
+            thousands(total)
+        ),
+        _ => kept.to_string(),
+    }
+}
+
+/// `18400` → `18,400`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn established(up: u32, down: u32) -> String {
@@ -299,7 +329,7 @@ fn daemon_state(d: &BgpDaemonStatus) -> &'static str {
 mod tests {
     use nodestatus_api::{
         AgentStatus, BgpStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, NodeStatusClass,
-        Route, RouteStatus,
+        Route, RouteStatus, RoutesTruncated,
     };
 
     use super::*;
@@ -340,6 +370,7 @@ mod tests {
             routes: Some(RouteStatus {
                 routes_v4: vec![Route::default(); 4],
                 routes_v6: vec![Route::default(); 1],
+                truncated: None,
             }),
         }
     }
@@ -383,6 +414,28 @@ mod tests {
                 "4",
                 "1",
                 "7s"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_truncated_status_shows_kept_and_reported_routes() {
+        let mut status = full_status();
+        let routes = status.routes.as_mut().unwrap();
+        routes.routes_v4 = vec![Route::default(); 18_400];
+        routes.routes_v6 = vec![];
+        routes.truncated = Some(RoutesTruncated {
+            total_v4: 80_000,
+            total_v6: 20_000,
+        });
+        let obj = resource(Some(status));
+        let row = row(Format::Wide, &obj, at("2025-01-01T00:00:07Z"));
+        assert_eq!(
+            row[8..11],
+            [
+                "18,400/100,000 (truncated)",
+                "18,400/80,000 (truncated)",
+                "0/20,000 (truncated)"
             ]
         );
     }

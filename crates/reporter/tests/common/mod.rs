@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+pub mod fake_bird;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -174,6 +176,16 @@ pub fn start_agent(lab: &Lab, node: &str, datastore: Arc<dyn Datastore>) -> Runn
         n.socket(Family::V4).map(ToOwned::to_owned),
         n.socket(Family::V6).map(ToOwned::to_owned),
     );
+    start_agent_with(config, datastore)
+}
+
+/// Starts an agent with `config` (its listen address, backoff and datastore timeout replaced
+/// by a free loopback port and the short test bounds).
+pub fn start_agent_with(mut config: AgentConfig, datastore: Arc<dyn Datastore>) -> RunningAgent {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.backoff = BACKOFF;
     config.datastore_timeout = Duration::from_secs(3);
@@ -361,6 +373,7 @@ pub fn predicted(
     let routes = wants(NodeStatusClass::Routes).then(|| RouteStatus {
         routes_v4: expected.routes_v4.clone(),
         routes_v6: expected.routes_v6.clone(),
+        truncated: None,
     });
     Some(CalicoNodeStatusStatus {
         last_updated: actual.last_updated.clone(),
