@@ -48,7 +48,8 @@ rows=$(printf '%s\n' "$get" | tail -n +2)
 # Every node: its mesh sessions (2 per family) established in the BGP column "x/y established".
 printf '%s\n' "$rows" | awk '{ if ($0 !~ / 4\/[0-9]+ established/) bad = 1 } END { exit bad }' \
     || { echo "a node's mesh sessions are not all established" >&2; exit 1; }
-"$ns" get -o yaml | grep -c '^kind: CalicoNodeStatus$' | grep -qx 3 \
+# A list, as kubectl prints one: `kind: CalicoNodeStatusList` with one item per resource.
+"$ns" get -o yaml | grep -cE '^ +kind: CalicoNodeStatus$' | grep -qx 3 \
     || { echo "nodestatus get -o yaml does not show 3 resources" >&2; exit 1; }
 "$ns" lab down
 step "lab down done"
