@@ -23,8 +23,7 @@ mod validation;
 pub use crd::{crd, crd_yaml};
 pub use document::{
     ApiVersion, Document, DocumentError, DocumentsError, MAX_DEPTH, MAX_DOCUMENT_BYTES, decode,
-    list_value, parse_documents, read_bounded,
-    to_json, to_value, to_yaml,
+    list_value, parse_documents, read_bounded, to_json, to_value, to_yaml,
 };
 pub use types::*;
 pub use validation::{

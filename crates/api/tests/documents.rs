@@ -2,8 +2,8 @@
 //! invalid resources with the exact field-path errors they produce.
 
 use nodestatus_api::{
-    ApiVersion, BgpDaemonState, BgpPeerType, DocumentError, NodeStatusClass, RouteSourceType,
-    MAX_DOCUMENT_BYTES, RouteType, parse_documents, read_bounded, to_value, to_yaml, warnings,
+    ApiVersion, BgpDaemonState, BgpPeerType, DocumentError, MAX_DOCUMENT_BYTES, NodeStatusClass,
+    RouteSourceType, RouteType, parse_documents, read_bounded, to_value, to_yaml, warnings,
 };
 use serde_json::{Value, json};
 
@@ -394,13 +394,17 @@ fn nesting_deeper_than_the_limit_is_a_syntax_error_naming_the_line() {
             panic!("expected one syntax error, got {err}");
         };
         assert!(message.contains("line 6"), "{message}");
-        assert!(message.contains("nested deeper than 24 levels"), "{message}");
+        assert!(
+            message.contains("nested deeper than 24 levels"),
+            "{message}"
+        );
     }
 }
 
 #[test]
 fn a_key_given_twice_is_an_error_naming_its_line() {
-    let twice_spec = format!("{VALID}spec: {{classes: [Routes], node: n2, updatePeriodSeconds: 1}}\n");
+    let twice_spec =
+        format!("{VALID}spec: {{classes: [Routes], node: n2, updatePeriodSeconds: 1}}\n");
     let twice_node = "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {name: x}\n\
                       spec:\n  classes: [BGP]\n  node: n1\n  node: n2\n  updatePeriodSeconds: 10\n";
     let second_document = format!("{VALID}---\n{twice_node}");
@@ -424,7 +428,10 @@ fn unknown_fields_at_the_top_in_metadata_and_in_status_are_reported() {
     let text = "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nextra: 1\n\
                 metadata: {name: x, junk: zzz, labels: {a: b}}\n\
                 spec: {classes: [BGP], node: n1, updatePeriodSeconds: 10}\n";
-    assert_eq!(problems(text), ["document 1 (x): extra: is not a known field"]);
+    assert_eq!(
+        problems(text),
+        ["document 1 (x): extra: is not a known field"]
+    );
     let text = "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\n\
                 metadata: {name: x, junk: zzz, labels: {a: b}}\n\
                 spec: {classes: [BGP], node: n1, updatePeriodSeconds: 10}\n\
@@ -490,11 +497,16 @@ fn empty_classes_are_accepted_with_a_warning() {
     let text = "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {name: x}\n\
                 spec: {classes: [], node: n1, updatePeriodSeconds: 10}\n";
     let docs = parse_documents(text).expect("valid, as in Calico");
-    let got: Vec<String> = warnings(&docs[0].object).iter().map(ToString::to_string).collect();
+    let got: Vec<String> = warnings(&docs[0].object)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         got,
-        ["spec.classes: is empty: the agent collects and reports nothing for this resource \
-          (list one or more of Agent, BGP, Routes)"]
+        [
+            "spec.classes: is empty: the agent collects and reports nothing for this resource \
+          (list one or more of Agent, BGP, Routes)"
+        ]
     );
     let docs = parse_documents(VALID).expect("valid");
     assert_eq!(warnings(&docs[0].object), []);

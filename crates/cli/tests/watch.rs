@@ -128,10 +128,16 @@ fn a_watch_behind_the_event_log_prints_missed_deletes_and_never_goes_back_in_ver
     let store = env.store();
     let rt = common::runtime();
     for name in ["status-a", "status-b", "status-c"] {
-        env.ok(&["apply", "-f", &env.file("r.yaml", &RESOURCE.replace("status-a", name))]);
+        env.ok(&[
+            "apply",
+            "-f",
+            &env.file("r.yaml", &RESOURCE.replace("status-a", name)),
+        ]);
     }
     let watch = Watcher::start(env.command(&["get", "-w", "-o", "json"]));
-    let first: Vec<_> = (0..3).map(|_| name_and_version(&watch.next_json())).collect();
+    let first: Vec<_> = (0..3)
+        .map(|_| name_and_version(&watch.next_json()))
+        .collect();
     assert_eq!(
         first,
         [
@@ -154,12 +160,18 @@ fn a_watch_behind_the_event_log_prints_missed_deletes_and_never_goes_back_in_ver
     .expect("writes while the watch is stopped");
     watch.signal("CONT");
 
-    let missed: Vec<_> = (0..2).map(|_| name_and_version(&watch.next_json())).collect();
+    let missed: Vec<_> = (0..2)
+        .map(|_| name_and_version(&watch.next_json()))
+        .collect();
     assert_eq!(
         missed,
         [("status-b".to_owned(), 4), ("status-a".to_owned(), 5)]
     );
-    env.ok(&["apply", "-f", &env.file("d.yaml", &RESOURCE.replace("status-a", "status-d"))]);
+    env.ok(&[
+        "apply",
+        "-f",
+        &env.file("d.yaml", &RESOURCE.replace("status-a", "status-d")),
+    ]);
     assert_eq!(
         name_and_version(&watch.next_json()),
         ("status-d".to_owned(), 6)

@@ -40,7 +40,7 @@ async fn edit_and_follow(
     test: &common::TestLab,
     round: usize,
 ) -> Duration {
-    let classes: &[NodeStatusClass] = if round % 2 == 0 {
+    let classes: &[NodeStatusClass] = if round.is_multiple_of(2) {
         &[AGENT, BGP]
     } else {
         &[AGENT, BGP, ROUTES]
@@ -111,7 +111,7 @@ async fn agent_and_operator_keep_writing_while_a_member_and_then_the_leader_die(
 
     // Nothing lost: the last edit and its status are what a fresh client reads.
     let fresh = connect(&cluster).await;
-    let last = &[AGENT, BGP, ROUTES][..if round % 2 == 0 { 2 } else { 3 }];
+    let last = &[AGENT, BGP, ROUTES][..if round.is_multiple_of(2) { 2 } else { 3 }];
     let stored = wait_for_lab_status(&fresh, &test, "n1", "n1-status", last, FOLLOWS_WITHIN).await;
     assert_eq!(stored.spec, spec("n1", last, 0));
     assert_eq!(agent.get("/healthz").await.0, 200);

@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_client::{
-    Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse,
-    TxnResponse,
+    Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 use k8s_openapi::jiff::Timestamp;
 use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
@@ -16,8 +15,8 @@ use nodestatus_store::{Datastore, Listing, NodeFilter, Result, StoreError, Watch
 
 use crate::config::EtcdConfig;
 use crate::error::is_too_large;
-use crate::members::Members;
 use crate::layout::{KEY_PREFIX, decode, encode, is_storable_name, key, name_of, stamp_new};
+use crate::members::Members;
 use crate::watch;
 
 /// How often `update_spec` without an expected version retries when the object keeps changing
@@ -336,9 +335,10 @@ impl Datastore for EtcdStore {
             resp.header().map(|h| h.revision())
         } else {
             // The value has this create's random uid: found there, it is this create's.
-            Some(already_written(&resp, &value).ok_or(StoreError::AlreadyExists {
-                name: name.clone(),
-            })?)
+            Some(
+                already_written(&resp, &value)
+                    .ok_or(StoreError::AlreadyExists { name: name.clone() })?,
+            )
         };
         stored.metadata.resource_version = revision.map(|r| r.to_string());
         stored.metadata.self_link = None;

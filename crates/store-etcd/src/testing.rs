@@ -541,7 +541,9 @@ impl EtcdCluster {
         let options = ConnectOptions::new().with_connect_timeout(Duration::from_secs(1));
         Client::connect([self.endpoint(member)], Some(options))
             .await
-            .map_err(|e| HarnessError::Etcd(format!("connecting to {}: {e}", self.endpoint(member))))
+            .map_err(|e| {
+                HarnessError::Etcd(format!("connecting to {}: {e}", self.endpoint(member)))
+            })
     }
 
     /// The member that is the leader now, as every running member that answers sees it.
@@ -573,7 +575,9 @@ impl EtcdCluster {
     pub fn kill(&mut self, member: usize) -> Result<(), HarnessError> {
         if let Some(mut child) = self.members[member].child.take() {
             child.kill().map_err(|e| io("killing an etcd member", e))?;
-            child.wait().map_err(|e| io("waiting for an etcd member", e))?;
+            child
+                .wait()
+                .map_err(|e| io("waiting for an etcd member", e))?;
         }
         Ok(())
     }

@@ -150,7 +150,11 @@ impl Watcher {
         stop
     }
 
-    async fn follow_on(&mut self, mut client: etcd_client::WatchClient, backoff: &mut Duration) -> Stop {
+    async fn follow_on(
+        &mut self,
+        mut client: etcd_client::WatchClient,
+        backoff: &mut Duration,
+    ) -> Stop {
         let start = self.next;
         let context = || format!("watching {KEY_PREFIX} from revision {start}");
         let options = WatchOptions::new()

@@ -642,7 +642,11 @@ async fn a_dead_endpoint_first_or_second_does_not_fail_requests() {
             .await
             .expect("no hang")
             .unwrap_or_else(|e| panic!("connecting with {endpoints:?}: {e}"));
-        let name = if endpoints[0] == dead { "dead-first" } else { "dead-second" };
+        let name = if endpoints[0] == dead {
+            "dead-first"
+        } else {
+            "dead-second"
+        };
         let created = store
             .create(&object(name, "node-0"))
             .await
@@ -703,7 +707,10 @@ async fn a_wrong_ca_fails_with_a_clear_error_and_no_secret_is_logged() {
         .expect("a key line");
     let logged = logs.text();
     for text in [&message, &logged] {
-        assert!(!text.contains(secret) && !text.contains("PRIVATE KEY"), "{text}");
+        assert!(
+            !text.contains(secret) && !text.contains("PRIVATE KEY"),
+            "{text}"
+        );
     }
 }
 

@@ -257,7 +257,10 @@ impl Inner {
             let mut writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
             let generation = inner.file.generation()?;
             if writer.1 != generation {
-                *writer = (db::init(&inner.path, inner.options.busy_timeout)?, generation);
+                *writer = (
+                    db::init(&inner.path, inner.options.busy_timeout)?,
+                    generation,
+                );
             }
             Ok((f(&mut writer.0)?, generation))
         })
@@ -362,8 +365,8 @@ impl Datastore for SqliteStore {
         let inner = self.inner.clone();
         let (notifier, after, generation) = tokio::task::spawn_blocking(move || {
             let notifier = inner.notifier()?;
-            let (current, generation) =
-                inner.read_blocking(|conn, generation| Ok((ops::current_revision(conn)?, generation)))?;
+            let (current, generation) = inner
+                .read_blocking(|conn, generation| Ok((ops::current_revision(conn)?, generation)))?;
             Ok::<_, StoreError>((notifier, from.unwrap_or(current), generation))
         })
         .await

@@ -176,7 +176,9 @@ async fn next(cursor: &mut Cursor) -> Option<Result<WatchEvent, StoreError>> {
         if cursor.ended {
             return None;
         }
-        while cursor.caught_up && *cursor.known.borrow_and_update() <= (cursor.generation, cursor.last) {
+        while cursor.caught_up
+            && *cursor.known.borrow_and_update() <= (cursor.generation, cursor.last)
+        {
             if cursor.known.changed().await.is_err() {
                 // Cannot happen while the cursor holds the store (and so the notifier).
                 cursor.ended = true;

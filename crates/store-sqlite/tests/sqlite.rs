@@ -403,7 +403,9 @@ async fn a_replaced_file_is_noticed_by_watches_reads_and_writes() {
     };
     let store = open(&path, options.clone());
     ok(
-        store.create(&CalicoNodeStatus::new("old", spec("node-1"))).await,
+        store
+            .create(&CalicoNodeStatus::new("old", spec("node-1")))
+            .await,
         "create old",
     );
     let seen = ok(store.list(&NodeFilter::All).await, "list");
@@ -417,14 +419,22 @@ async fn a_replaced_file_is_noticed_by_watches_reads_and_writes() {
         let restored = open(&other, options.clone());
         for name in ["new-1", "new-2"] {
             ok(
-                restored.create(&CalicoNodeStatus::new(name, spec("node-1"))).await,
+                restored
+                    .create(&CalicoNodeStatus::new(name, spec("node-1")))
+                    .await,
                 name,
             );
         }
     }
     replace_database(&other, &path);
-    let expected = ok(open(&path, options.clone()).list(&NodeFilter::All).await, "list");
-    assert_eq!(next_event(&mut watch).await, WatchEvent::Restarted(expected));
+    let expected = ok(
+        open(&path, options.clone()).list(&NodeFilter::All).await,
+        "list",
+    );
+    assert_eq!(
+        next_event(&mut watch).await,
+        WatchEvent::Restarted(expected)
+    );
 
     let names = |listing: Listing| -> Vec<String> {
         listing
@@ -438,12 +448,17 @@ async fn a_replaced_file_is_noticed_by_watches_reads_and_writes() {
         ["new-1", "new-2"]
     );
     ok(
-        store.create(&CalicoNodeStatus::new("after", spec("node-1"))).await,
+        store
+            .create(&CalicoNodeStatus::new("after", spec("node-1")))
+            .await,
         "create after",
     );
     let fresh = open(&path, options);
     assert_eq!(
-        names(ok(fresh.list(&NodeFilter::All).await, "list by a fresh open")),
+        names(ok(
+            fresh.list(&NodeFilter::All).await,
+            "list by a fresh open"
+        )),
         ["after", "new-1", "new-2"]
     );
     assert!(matches!(

@@ -102,7 +102,12 @@ async fn watch(args: &Args, store: &dyn Datastore) -> anyhow::Result<()> {
             .as_ref()
             .is_none_or(|n| obj.metadata.name.as_ref() == Some(n))
     };
-    let first: Vec<CalicoNodeStatus> = listing.items.iter().filter(|o| wanted(o)).cloned().collect();
+    let first: Vec<CalicoNodeStatus> = listing
+        .items
+        .iter()
+        .filter(|o| wanted(o))
+        .cloned()
+        .collect();
     if let Some(name) = &args.name
         && first.is_empty()
     {
