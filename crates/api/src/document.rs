@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::types::{CRD_API_VERSION, CalicoNodeStatus, KIND, V3_API_VERSION};
@@ -38,13 +37,30 @@ pub struct Document {
     pub object: CalicoNodeStatus,
 }
 
+/// The largest text [`parse_documents`] reads. A resource is well under a kilobyte; a `get -o
+/// yaml` of a few resources with large statuses (10,000 routes are about 1.5 MB) still fits. A
+/// reader should stop at this many bytes plus one (see [`read_bounded`]) so that a huge file
+/// costs nothing but the refusal.
+pub const MAX_DOCUMENT_BYTES: usize = 8 << 20;
+
+/// The deepest nesting accepted. The resource's own deepest field
+/// (`status.routes.routesV4[i].learnedFrom.peerIP`) is 6 levels down; a `List` adds 2.
+pub const MAX_DEPTH: usize = 24;
+
 /// What is wrong with one document of a file.
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
-    /// Not YAML/JSON at all; the message carries the line and column.
+    /// The text is larger than [`MAX_DOCUMENT_BYTES`]; nothing of it was parsed.
+    #[error("the input is larger than {limit} bytes (the most apply reads)")]
+    TooLarge {
+        /// The limit, [`MAX_DOCUMENT_BYTES`].
+        limit: usize,
+    },
+    /// Not YAML/JSON at all, nested too deeply, or a mapping with a key twice; the message
+    /// carries the line and column.
     #[error("document {index}: {message}")]
     Syntax {
-        /// 1-based position of the document in the file.
+        /// 1-based position of the document in the file (counted by `---` lines).
         index: usize,
         /// The parser's message, with its location.
         message: String,
@@ -81,26 +97,69 @@ impl fmt::Display for DocumentsError {
     }
 }
 
+/// Reads at most [`MAX_DOCUMENT_BYTES`] + 1 bytes of `reader` as text: a larger input is
+/// refused as soon as the limit is passed, without reading (or holding) the rest.
+pub fn read_bounded(reader: impl std::io::Read) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_DOCUMENT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            DocumentError::TooLarge {
+                limit: MAX_DOCUMENT_BYTES,
+            },
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Reads every resource of a YAML or JSON text: several `---`-separated documents, a single
 /// object, or a `List`/`CalicoNodeStatusList` with `items`. Empty documents are skipped. Either
 /// every document is valid and all are returned, or every problem is.
+///
+/// Bounded: a text over [`MAX_DOCUMENT_BYTES`], nesting deeper than [`MAX_DEPTH`] and YAML
+/// aliases expanding past the parser's budget are refused before any value is built, in time
+/// linear in the text. A key given twice in one mapping is an error naming its line (YAML
+/// forbids it; kubectl refuses it too), not "the last one wins".
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, DocumentsError> {
-    let mut values = Vec::new();
-    let mut errors = Vec::new();
-    for (i, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        match Value::deserialize(de) {
-            Ok(Value::Null) => {}
-            Ok(v) => values.push(v),
-            Err(e) => {
-                errors.push(DocumentError::Syntax {
-                    index: i + 1,
-                    message: e.to_string(),
-                });
-                // A syntax error ends the stream: later documents cannot be located reliably.
-                break;
-            }
-        }
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(DocumentsError(vec![DocumentError::TooLarge {
+            limit: MAX_DOCUMENT_BYTES,
+        }]));
     }
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            // The scanner's own limit for `[[[...`, met before the budget's otherwise.
+            flow_nesting_limit: MAX_DEPTH + 1,
+            // The size bound comes first; these only keep the parser's defaults from refusing a
+            // large but legitimate file (about one node per 2 bytes at worst).
+            max_nodes: MAX_DOCUMENT_BYTES / 2,
+            max_events: MAX_DOCUMENT_BYTES,
+        },
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        with_snippet: false,
+    };
+    let values: Vec<Value> =
+        match serde_saphyr::from_str_multiple_with_options::<Value, Vec<Value>>(text, options) {
+            Ok(values) => values,
+            Err(e) => {
+                let line = e.location().map_or(1, |l| l.line());
+                let mut message = e.to_string();
+                let lower = message.to_lowercase();
+                if lower.contains("recursion limit") || lower.contains("depth") {
+                    message = format!("nested deeper than {MAX_DEPTH} levels: {message}");
+                }
+                return Err(DocumentsError(vec![DocumentError::Syntax {
+                    index: document_at(text, line),
+                    message,
+                }]));
+            }
+        };
+    let mut errors = Vec::new();
     let mut docs = Vec::new();
     for (i, value) in values.into_iter().flat_map(expand_list).enumerate() {
         match decode(value) {
@@ -117,6 +176,25 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, DocumentsError> {
     } else {
         Err(DocumentsError(errors))
     }
+}
+
+/// Which document (1-based) holds 1-based `line`: one more than the `---` lines before it, not
+/// counting a `---` that opens the text.
+fn document_at(text: &str, line: u64) -> usize {
+    let before = usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX);
+    let mut index = 1;
+    let mut content_seen = false;
+    for l in text.lines().take(before) {
+        let is_marker = l == "---" || l.starts_with("--- ") || l.starts_with("---\t");
+        if is_marker && content_seen {
+            index += 1;
+        }
+        let trimmed = l.trim_start();
+        if is_marker || !(trimmed.is_empty() || trimmed.starts_with('#')) {
+            content_seen = true;
+        }
+    }
+    index
 }
 
 /// A `List` (kubectl) or `CalicoNodeStatusList` (calicoctl) stands for its items.
@@ -145,14 +223,32 @@ pub fn decode(mut value: Value) -> Result<Document, (Option<String>, ValidationE
         Some(V3_API_VERSION) => ApiVersion::V3,
         _ => ApiVersion::CrdV1,
     };
+    // Checked above; the typed root has no such fields (its serializer writes them).
     if let Some(map) = value.as_object_mut() {
-        map.insert("apiVersion".into(), Value::String(CRD_API_VERSION.into()));
+        map.remove("apiVersion");
+        map.remove("kind");
     }
-    match serde_path_to_error::deserialize::<_, CalicoNodeStatus>(value) {
-        Ok(object) => Ok(Document {
+    // Fields the types do not know (in `metadata` and `status`; the top level and `spec` are
+    // checked above) are reported like any other invalid field rather than dropped silently.
+    let mut unknown = Vec::new();
+    let mut record = |path: serde_ignored::Path<'_>| unknown.push(field_path(&path));
+    let ignored = serde_ignored::Deserializer::new(value, &mut record);
+    let decoded = serde_path_to_error::deserialize::<_, CalicoNodeStatus>(ignored);
+    match decoded {
+        Ok(object) if unknown.is_empty() => Ok(Document {
             api_version,
             object,
         }),
+        Ok(_) => {
+            let errors = unknown
+                .into_iter()
+                .map(|path| crate::FieldError {
+                    path,
+                    message: "is not a known field".into(),
+                })
+                .collect();
+            Err((name, ValidationErrors(errors)))
+        }
         Err(e) => {
             let path = e.path().to_string();
             let errors = ValidationErrors(vec![crate::FieldError {
@@ -161,6 +257,22 @@ pub fn decode(mut value: Value) -> Result<Document, (Option<String>, ValidationE
             }]);
             Err((name, errors))
         }
+    }
+}
+
+/// A field path as validation errors write it: `status.routes.routesV4[0].gateway`.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => match field_path(parent) {
+            p if p.is_empty() => key.to_string(),
+            p => format!("{p}.{key}"),
+        },
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => field_path(parent),
     }
 }
 

@@ -110,7 +110,30 @@ pub fn validate_document(doc: &Value) -> Result<(), ValidationErrors> {
         Some(Value::Object(spec)) => check_spec(&mut errs, spec),
         Some(v) => errs.push("spec", format!("must be a mapping, found {}", type_name(v))),
     }
+    for key in root.keys() {
+        if !matches!(
+            key.as_str(),
+            "apiVersion" | "kind" | "metadata" | "spec" | "status"
+        ) {
+            errs.push(key.clone(), "is not a known field");
+        }
+    }
     if errs.0.is_empty() { Ok(()) } else { Err(errs) }
+}
+
+/// What is valid but probably not what the operator meant, one entry per field: an empty
+/// `spec.classes` (Calico accepts it, and so do we, but the agent then reports nothing).
+pub fn warnings(obj: &crate::CalicoNodeStatus) -> Vec<FieldError> {
+    let mut warnings = Vec::new();
+    if obj.spec.classes.is_empty() {
+        warnings.push(FieldError {
+            path: "spec.classes".into(),
+            message: "is empty: the agent collects and reports nothing for this resource \
+                      (list one or more of Agent, BGP, Routes)"
+                .into(),
+        });
+    }
+    warnings
 }
 
 /// Checks a typed resource (its name and spec); used before a store writes anything.

@@ -2,8 +2,8 @@
 //! invalid resources with the exact field-path errors they produce.
 
 use nodestatus_api::{
-    ApiVersion, BgpDaemonState, BgpPeerType, DocumentError, NodeStatusClass, RouteSourceType,
-    RouteType, parse_documents, to_value, to_yaml,
+    ApiVersion, BgpDaemonState, BgpPeerType, DocumentError, MAX_DOCUMENT_BYTES, NodeStatusClass,
+    RouteSourceType, RouteType, parse_documents, read_bounded, to_value, to_yaml, warnings,
 };
 use serde_json::{Value, json};
 
@@ -366,4 +366,148 @@ fn resources_written_by_calico_itself_are_read_and_printed_back_without_empty_no
             ]}
         })
     );
+}
+
+/// Every problem of a text as the operator reads it (`DocumentsError`'s lines).
+fn problems(text: &str) -> Vec<String> {
+    match parse_documents(text) {
+        Ok(docs) => panic!("expected errors, got {} documents", docs.len()),
+        Err(err) => err.to_string().lines().map(str::to_owned).collect(),
+    }
+}
+
+const VALID: &str = "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\n\
+                     metadata: {name: x}\nspec: {classes: [BGP], node: n1, updatePeriodSeconds: 10}\n";
+
+#[test]
+fn nesting_deeper_than_the_limit_is_a_syntax_error_naming_the_line() {
+    // 100 levels: under the old parser's recursion limit (128), so it was read whole and
+    // reported as unknown fields; 100,000 levels (200 KB) took the old parser 49 s.
+    for depth in [100, 100_000] {
+        let text = format!(
+            "{VALID}status:\n  a: {}{}\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let err = parse_documents(&text).expect_err("too deep");
+        let [DocumentError::Syntax { index: 1, message }] = err.0.as_slice() else {
+            panic!("expected one syntax error, got {err}");
+        };
+        assert!(message.contains("line 6"), "{message}");
+        assert!(
+            message.contains("nested deeper than 24 levels"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_key_given_twice_is_an_error_naming_its_line() {
+    let twice_spec =
+        format!("{VALID}spec: {{classes: [Routes], node: n2, updatePeriodSeconds: 1}}\n");
+    let twice_node = "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {name: x}\n\
+                      spec:\n  classes: [BGP]\n  node: n1\n  node: n2\n  updatePeriodSeconds: 10\n";
+    let second_document = format!("{VALID}---\n{twice_node}");
+    for (text, line, document) in [
+        (twice_spec.as_str(), "line 5", 1),
+        (twice_node, "line 7", 1),
+        (second_document.as_str(), "line 12", 2),
+    ] {
+        let err = parse_documents(text).expect_err(text);
+        let [DocumentError::Syntax { index, message }] = err.0.as_slice() else {
+            panic!("expected one syntax error for {text}, got {err}");
+        };
+        assert_eq!(*index, document, "{message}");
+        assert!(message.contains(line), "{line} not in {message}");
+        assert!(message.to_lowercase().contains("duplicate"), "{message}");
+    }
+}
+
+#[test]
+fn unknown_fields_at_the_top_in_metadata_and_in_status_are_reported() {
+    let text = "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nextra: 1\n\
+                metadata: {name: x, junk: zzz, labels: {a: b}}\n\
+                spec: {classes: [BGP], node: n1, updatePeriodSeconds: 10}\n";
+    assert_eq!(
+        problems(text),
+        ["document 1 (x): extra: is not a known field"]
+    );
+    let text = "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\n\
+                metadata: {name: x, junk: zzz, labels: {a: b}}\n\
+                spec: {classes: [BGP], node: n1, updatePeriodSeconds: 10}\n\
+                status: {bgp: {numberEstablishedV4: 1, numberNotEstablishedV4: 0, numberEstablishedV6: 0,\n\
+                  numberNotEstablishedV6: 0, peersV4: [{peerIP: 10.0.0.1, type: NodeMesh, colour: red}]}}\n";
+    assert_eq!(
+        problems(text),
+        ["document 1 (x): metadata.junk: is not a known field; \
+          status.bgp.peersV4[0].colour: is not a known field"]
+    );
+}
+
+#[test]
+fn metadata_kubectl_and_calicoctl_print_is_accepted() {
+    let text = concat!(
+        "apiVersion: projectcalico.org/v3\n",
+        "kind: CalicoNodeStatus\n",
+        "metadata:\n",
+        "  name: x\n",
+        "  labels: {team: net}\n",
+        "  annotations: {note: hi}\n",
+        "  resourceVersion: \"12\"\n",
+        "  uid: 6a8f5d2e-0c39-4f0e-9d59-0c1f3b0b8a11\n",
+        "  creationTimestamp: \"2021-10-18T13:22:03Z\"\n",
+        "  generation: 1\n",
+        "  finalizers: [a/b]\n",
+        "  managedFields: []\n",
+        "spec: {classes: [BGP], node: n1, updatePeriodSeconds: 10}\n",
+        "status: {lastUpdated: \"2021-10-18T13:22:03Z\"}\n",
+    );
+    let docs = parse_documents(text).expect("kubectl's metadata is accepted");
+    assert_eq!(
+        to_value(&docs[0].object, ApiVersion::V3)["metadata"],
+        json!({"name": "x", "labels": {"team": "net"}, "annotations": {"note": "hi"},
+               "resourceVersion": "12", "uid": "6a8f5d2e-0c39-4f0e-9d59-0c1f3b0b8a11",
+               "creationTimestamp": "2021-10-18T13:22:03Z", "generation": 1,
+               "finalizers": ["a/b"], "managedFields": []})
+    );
+}
+
+#[test]
+fn a_text_over_the_size_limit_is_refused_before_parsing() {
+    let mut text = String::from(VALID);
+    text.push_str(&"#".repeat(MAX_DOCUMENT_BYTES));
+    assert_eq!(
+        problems(&text),
+        [format!(
+            "the input is larger than {MAX_DOCUMENT_BYTES} bytes (the most apply reads)"
+        )]
+    );
+    let read = read_bounded(text.as_bytes()).map_err(|e| e.to_string());
+    assert_eq!(
+        read,
+        Err(format!(
+            "the input is larger than {MAX_DOCUMENT_BYTES} bytes (the most apply reads)"
+        ))
+    );
+    assert_eq!(read_bounded(VALID.as_bytes()).ok().as_deref(), Some(VALID));
+}
+
+#[test]
+fn empty_classes_are_accepted_with_a_warning() {
+    let text = "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {name: x}\n\
+                spec: {classes: [], node: n1, updatePeriodSeconds: 10}\n";
+    let docs = parse_documents(text).expect("valid, as in Calico");
+    let got: Vec<String> = warnings(&docs[0].object)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "spec.classes: is empty: the agent collects and reports nothing for this resource \
+          (list one or more of Agent, BGP, Routes)"
+        ]
+    );
+    let docs = parse_documents(VALID).expect("valid");
+    assert_eq!(warnings(&docs[0].object), []);
 }

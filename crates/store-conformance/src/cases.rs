@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusStatus, RouteStatus, validate};
-use nodestatus_store::{Datastore, Listing, NodeFilter, StoreError, WatchEvent};
+use nodestatus_store::{Datastore, Listing, NodeFilter, StoreError, WatchEvent, resynced};
 use tokio::task::JoinSet;
 
 use crate::Fixture;
@@ -550,6 +550,58 @@ async fn get_when_serving(store: &dyn Datastore, name: &str) -> CalicoNodeStatus
         }
     }
     panic!("the backend still does not serve 30 s after the restart: {last_error:?}")
+}
+
+/// A consumer that follows changes (not a cache) and falls behind compacted history gets,
+/// through `resynced`, exactly what it missed: the changed object, then the deleted one (at
+/// the list's revision), not the unchanged one, resource versions never going backwards.
+pub async fn restarted_watch_resynced_gives_missed_changes_and_deletes_in_order(
+    mut fx: impl Fixture,
+) {
+    let store = fx.store();
+    for name in ["status-a", "status-b", "status-c"] {
+        ok(store.create(&object(name, "node-1")).await, name);
+    }
+    let seen = ok(store.list(&NodeFilter::All).await, "list");
+    let b = seen.items[1].clone();
+    let vb = ok(
+        store
+            .write_status("status-b", &status(1), &version(&b))
+            .await,
+        "status b",
+    );
+    ok(store.delete("status-a", None).await, "delete a");
+    drop(store);
+    fx.compact().await;
+
+    let store = fx.store();
+    let now = ok(store.list(&NodeFilter::All).await, "list now");
+    let watch = ok(
+        store.watch(&NodeFilter::All, Some(&seen.revision)).await,
+        "watch from the compacted revision",
+    );
+    let mut changes = resynced(&seen, watch);
+    let mut a_deleted = seen.items[0].clone();
+    a_deleted.metadata.resource_version = Some(now.revision.clone());
+    assert_eq!(
+        next_events(&mut changes, 2).await,
+        [
+            WatchEvent::Modified(with_status(&b, &status(1), &vb)),
+            WatchEvent::Deleted(a_deleted),
+        ]
+    );
+
+    let c = seen.items[2].clone();
+    let vc = ok(
+        store
+            .write_status("status-c", &status(2), &version(&c))
+            .await,
+        "status c",
+    );
+    assert_eq!(
+        next_event(&mut changes).await,
+        WatchEvent::Modified(with_status(&c, &status(2), &vc))
+    );
 }
 
 /// A watch from a revision whose history was compacted starts with `Restarted` holding exactly

@@ -111,6 +111,7 @@ macro_rules! conformance_tests {
             watch_resumes_after_reconnect_with_exactly_the_missed_events,
             watch_keeps_delivering_after_backend_restart,
             watch_from_compacted_revision_restarts_with_the_full_list,
+            restarted_watch_resynced_gives_missed_changes_and_deletes_in_order,
             concurrent_status_writes_never_lose_a_spec_edit,
             too_large_object_is_rejected,
         );

@@ -44,11 +44,39 @@ pub(crate) fn from_etcd(context: impl fmt::Display, err: EtcdError) -> StoreErro
         EtcdError::TransportError(_) | EtcdError::IoError(_) | EtcdError::WatchError(_) => true,
         _ => false,
     };
+    let described = describe(&err);
     if retryable {
-        StoreError::unavailable(context, err)
+        StoreError::unavailable(context, described)
     } else {
-        StoreError::internal(context, err)
+        StoreError::internal(context, described)
     }
+}
+
+/// An etcd error said with its causes: tonic's transport error alone says "transport error",
+/// and what went wrong ("invalid peer certificate: UnknownIssuer", "Connection refused") is
+/// further down its chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Described(String);
+
+fn describe(err: &EtcdError) -> Described {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    if text.contains("certificate") {
+        text.push_str(
+            " (check the TLS files: ETCD_CA_CERT_FILE must hold the CA that signed the etcd \
+             server's certificate; ETCD_CERT_FILE/ETCD_KEY_FILE a client certificate it accepts)",
+        );
+    }
+    Described(text)
 }
 
 /// True when etcd refused a request for its size: its own limit ("etcdserver: request is too

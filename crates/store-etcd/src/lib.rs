@@ -42,6 +42,18 @@
 //! - Every request has a deadline ([`EtcdConfig::request_timeout`]); a down, hung or
 //!   unreachable etcd gives `Unavailable`, never a hang. HTTP/2 keep-alive pings detect a dead
 //!   connection under a quiet watch.
+//! - Several endpoints: one connection per endpoint, and requests pinned to one member, as
+//!   etcd's own Go client does (etcd-client's balancing sent every endpoint its share, so one
+//!   dead endpoint failed about half the requests). A member that refuses, resets, does not
+//!   answer within its share of the deadline (`request_timeout` / number of endpoints) or has
+//!   no leader moves the pin to the next endpoint and the request is retried there, pausing
+//!   50 ms (doubling to 800 ms) after each full round, until the deadline; each switch is one
+//!   warning. A write retried after a failure whose first attempt was applied anyway is
+//!   recognised by its failure branch finding exactly the value written, and succeeds: no
+//!   duplicate, no spurious conflict. (A `delete` retried that way reports `NotFound`.) A watch
+//!   follows the pinned member and, when it fails, resumes on the next one from the revision
+//!   after the last it delivered. The reporter's `tests/etcd_cluster.rs` kills members and
+//!   the leader of a 3-member cluster under a running agent.
 //! - `update_spec` without a version is read + compare-and-swap, retried up to 10 times.
 //! - `write_status` is read + compare-and-swap, except right after this store's own status
 //!   write of the object: then it is the compare-and-swap alone, built from the object as
@@ -71,12 +83,15 @@
 //! the shared conformance suite (`tests/conformance.rs`), and `tests/etcd.rs` for what is
 //! etcd's own — the key and value read back with `etcdctl`, values written in Calico's form,
 //! size limits on both sides, watches across an etcd restart and downtime, a stopped and a hung
-//! (SIGSTOP) etcd, and TLS client certificates. Unit tests cover the layout, configuration and
+//! (SIGSTOP) etcd, TLS client certificates and a wrong CA (with no key material in the logs), and
+//! a dead endpoint before or after a live one. The testing module also runs a multi-member
+//! cluster (`testing::EtcdCluster`) whose members tests kill by PID. Unit tests cover the layout, configuration and
 //! error mapping. `benches/latency.rs` measures write, read, list and watch latency.
 
 mod config;
 mod error;
 mod layout;
+mod members;
 mod store;
 mod watch;
 

@@ -7,16 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, KvClient, Txn, TxnOp,
-    TxnOpResponse, TxnResponse, WatchClient,
+    Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 use k8s_openapi::jiff::Timestamp;
 use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
 use nodestatus_store::{Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
 
 use crate::config::EtcdConfig;
-use crate::error::{TimedOut, call, from_etcd, is_too_large};
+use crate::error::is_too_large;
 use crate::layout::{KEY_PREFIX, decode, encode, is_storable_name, key, name_of, stamp_new};
+use crate::members::Members;
 use crate::watch;
 
 /// How often `update_spec` without an expected version retries when the object keeps changing
@@ -33,12 +33,11 @@ const REQUEST_OVERHEAD: usize = 64;
 /// many) the memory is cleared and refills as it goes.
 const LAST_WRITTEN_LIMIT: usize = 1024;
 
-/// The CalicoNodeStatus store in etcd, in Calico's etcdv3 layout. Cheap to share: every call
-/// clones the underlying gRPC clients, which share one connection.
+/// The CalicoNodeStatus store in etcd, in Calico's etcdv3 layout. Cheap to share: clones
+/// share the members' connections (one per endpoint) and the failover state.
 #[derive(Clone)]
 pub struct EtcdStore {
-    kv: KvClient,
-    watch: WatchClient,
+    members: Arc<Members>,
     request_timeout: Duration,
     max_request_bytes: usize,
     /// Each object this store last wrote with `write_status`, by name, with its mod revision,
@@ -68,42 +67,42 @@ impl EtcdStore {
             .check()
             .map_err(|e| StoreError::internal("checking the etcd configuration", e))?;
         let options = config.connect_options()?;
-        // Connecting is lazy: this only builds the channel, so an error here is configuration.
-        let client = Client::connect(&config.endpoints, Some(options))
-            .await
-            .map_err(|e| StoreError::internal("setting up the etcd client", e))?;
-        // Lists and watch replies may hold many objects of up to `max_request_bytes` each: the
-        // default 4 MiB decoding limit would fail on a dozen large statuses.
+        // Connecting is lazy: this only builds the channels, so an error here is configuration.
+        let members = Members::new(&config.endpoints, &options).await?;
         let store = EtcdStore {
-            kv: client.kv_client().max_decoding_message_size(usize::MAX),
-            watch: client.watch_client().max_decoding_message_size(usize::MAX),
+            members: Arc::new(members),
             request_timeout: config.request_timeout,
             max_request_bytes: config.max_request_bytes,
             last_written: Arc::default(),
         };
         let endpoints = config.endpoints.join(",");
-        call(
-            config.connect_timeout,
-            || format!("connecting to etcd at {endpoints}"),
-            store
-                .kv
-                .clone()
-                .get(KEY_PREFIX, Some(GetOptions::new().with_count_only())),
-        )
-        .await?;
+        store
+            .members
+            .kv(
+                config.connect_timeout,
+                || format!("connecting to etcd at {endpoints}"),
+                |mut kv| async move {
+                    kv.get(KEY_PREFIX, Some(GetOptions::new().with_count_only()))
+                        .await
+                },
+            )
+            .await?;
         Ok(store)
     }
 
     /// The store revision now.
     pub(crate) async fn current_revision(&self) -> Result<i64> {
-        let resp = call(
-            self.request_timeout,
-            || "reading the etcd revision".into(),
-            self.kv
-                .clone()
-                .get(KEY_PREFIX, Some(GetOptions::new().with_count_only())),
-        )
-        .await?;
+        let resp = self
+            .members
+            .kv(
+                self.request_timeout,
+                || "reading the etcd revision".into(),
+                |mut kv| async move {
+                    kv.get(KEY_PREFIX, Some(GetOptions::new().with_count_only()))
+                        .await
+                },
+            )
+            .await?;
         Ok(resp.header().map_or(0, |h| h.revision()))
     }
 
@@ -111,12 +110,14 @@ impl EtcdStore {
         if !is_storable_name(name) {
             return Ok(None);
         }
-        let resp = call(
-            self.request_timeout,
-            || format!("reading caliconodestatus {name:?}"),
-            self.kv.clone().get(key(name), None),
-        )
-        .await?;
+        let resp = self
+            .members
+            .kv(
+                self.request_timeout,
+                || format!("reading caliconodestatus {name:?}"),
+                |mut kv| async move { kv.get(key(name), None).await },
+            )
+            .await?;
         resp.kvs().first().map(|kv| decode_kv(name, kv)).transpose()
     }
 
@@ -159,10 +160,26 @@ impl EtcdStore {
 
     /// Runs a write transaction; etcd refusing it for its size is `TooLarge`.
     async fn write_txn(&self, name: &str, size: usize, txn: Txn) -> Result<TxnResponse> {
-        let context = || format!("writing caliconodestatus {name:?}");
-        match tokio::time::timeout(self.request_timeout, self.kv.clone().txn(txn)).await {
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(err)) if is_too_large(&err) => {
+        let sent = self
+            .members
+            .kv(
+                self.request_timeout,
+                || format!("writing caliconodestatus {name:?}"),
+                |mut kv| {
+                    let txn = txn.clone();
+                    async move {
+                        match kv.txn(txn).await {
+                            // Not a member's failure: no other member would take it either.
+                            Err(err) if is_too_large(&err) => Ok(Err(err)),
+                            other => other.map(Ok),
+                        }
+                    }
+                },
+            )
+            .await?;
+        match sent {
+            Ok(resp) => Ok(resp),
+            Err(err) => {
                 tracing::warn!(
                     name,
                     size,
@@ -176,11 +193,6 @@ impl EtcdStore {
                     limit: self.max_request_bytes,
                 })
             }
-            Ok(Err(err)) => Err(from_etcd(context(), err)),
-            Err(_) => Err(StoreError::unavailable(
-                context(),
-                TimedOut(self.request_timeout),
-            )),
         }
     }
 
@@ -200,11 +212,14 @@ impl EtcdStore {
                 CompareOp::Equal,
                 revision,
             )])
-            .and_then([TxnOp::put(key.clone(), value, None)])
+            .and_then([TxnOp::put(key.clone(), value.clone(), None)])
             .or_else([TxnOp::get(key, None)]);
         let resp = self.write_txn(name, size, txn).await?;
         if resp.succeeded() {
             return Ok(resp.header().map_or(0, |h| h.revision()));
+        }
+        if let Some(revision) = already_written(&resp, &value) {
+            return Ok(revision);
         }
         Err(conflict_or_missing(name, &revision.to_string(), &resp))
     }
@@ -214,17 +229,20 @@ impl EtcdStore {
 /// Values that cannot be read are skipped with a warning (as Calico's list does), so one bad
 /// value does not hide the others.
 pub(crate) async fn list_objects(
-    kv: &KvClient,
+    members: &Members,
     timeout: Duration,
     filter: &NodeFilter,
 ) -> Result<(Vec<CalicoNodeStatus>, i64)> {
-    let resp = call(
-        timeout,
-        || "listing caliconodestatuses".into(),
-        kv.clone()
-            .get(KEY_PREFIX, Some(GetOptions::new().with_prefix())),
-    )
-    .await?;
+    let resp = members
+        .kv(
+            timeout,
+            || "listing caliconodestatuses".into(),
+            |mut kv| async move {
+                kv.get(KEY_PREFIX, Some(GetOptions::new().with_prefix()))
+                    .await
+            },
+        )
+        .await?;
     let mut items: Vec<CalicoNodeStatus> = resp
         .kvs()
         .iter()
@@ -233,6 +251,21 @@ pub(crate) async fn list_objects(
         .collect();
     items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     Ok((items, resp.header().map_or(0, |h| h.revision())))
+}
+
+/// The mod revision of the key when a failed compare found it holding exactly `value`: a
+/// retried write whose first attempt was applied after all (the member failed before it
+/// answered). Another writer storing the very same bytes (random uid, timestamps) would leave
+/// the key as this write wanted it anyway.
+fn already_written(resp: &TxnResponse, value: &[u8]) -> Option<i64> {
+    resp.op_responses().into_iter().find_map(|op| match op {
+        TxnOpResponse::Get(get) => get
+            .kvs()
+            .first()
+            .filter(|kv| kv.value() == value)
+            .map(KeyValue::mod_revision),
+        _ => None,
+    })
 }
 
 /// The error for a failed compare: the key is gone (`NotFound`) or at another revision.
@@ -295,12 +328,19 @@ impl Datastore for EtcdStore {
         let key = key(&name);
         let txn = Txn::new()
             .when([Compare::version(key.clone(), CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, value, None)]);
+            .and_then([TxnOp::put(key.clone(), value.clone(), None)])
+            .or_else([TxnOp::get(key, None)]);
         let resp = self.write_txn(&name, size, txn).await?;
-        if !resp.succeeded() {
-            return Err(StoreError::AlreadyExists { name });
-        }
-        stored.metadata.resource_version = resp.header().map(|h| h.revision().to_string());
+        let revision = if resp.succeeded() {
+            resp.header().map(|h| h.revision())
+        } else {
+            // The value has this create's random uid: found there, it is this create's.
+            Some(
+                already_written(&resp, &value)
+                    .ok_or(StoreError::AlreadyExists { name: name.clone() })?,
+            )
+        };
+        stored.metadata.resource_version = revision.map(|r| r.to_string());
         stored.metadata.self_link = None;
         Ok(stored)
     }
@@ -312,7 +352,7 @@ impl Datastore for EtcdStore {
     }
 
     async fn list(&self, filter: &NodeFilter) -> Result<Listing> {
-        let (items, revision) = list_objects(&self.kv, self.request_timeout, filter).await?;
+        let (items, revision) = list_objects(&self.members, self.request_timeout, filter).await?;
         Ok(Listing {
             items,
             revision: revision.to_string(),
@@ -327,8 +367,7 @@ impl Datastore for EtcdStore {
             None => self.current_revision().await?,
         };
         Ok(watch::start(
-            self.kv.clone(),
-            self.watch.clone(),
+            self.members.clone(),
             self.request_timeout,
             filter.clone(),
             after,
@@ -415,12 +454,17 @@ impl Datastore for EtcdStore {
                 .or_else([TxnOp::get(key, None)]),
             None => Txn::new().and_then([delete]),
         };
-        let resp = call(
-            self.request_timeout,
-            || format!("deleting caliconodestatus {name:?}"),
-            self.kv.clone().txn(txn),
-        )
-        .await?;
+        let resp = self
+            .members
+            .kv(
+                self.request_timeout,
+                || format!("deleting caliconodestatus {name:?}"),
+                |mut kv| {
+                    let txn = txn.clone();
+                    async move { kv.txn(txn).await }
+                },
+            )
+            .await?;
         if !resp.succeeded() {
             return Err(conflict_or_missing(
                 name,

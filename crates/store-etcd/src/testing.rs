@@ -147,41 +147,14 @@ impl EtcdServer {
     async fn launch(&mut self) -> Result<(), HarnessError> {
         let client_url = self.endpoint();
         let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .map_err(|e| io("opening the etcd log", e))?;
-        let log_err = log.try_clone().map_err(|e| io("opening the etcd log", e))?;
-        let mut cmd = Command::new(ETCD);
-        // etcd reads any ETCD_* variable as a flag (ETCD_ENDPOINTS of the test's own config
-        // would be one): start it with a clean environment.
-        cmd.env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .arg("--name=test")
-            .arg(format!(
-                "--data-dir={}",
-                self.dir.path().join("data").display()
-            ))
-            .arg(format!("--listen-client-urls={client_url}"))
-            .arg(format!("--advertise-client-urls={client_url}"))
-            .arg(format!("--listen-peer-urls={peer_url}"))
-            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-            .arg(format!("--initial-cluster=test={peer_url}"))
-            .arg("--auto-compaction-retention=0")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        // etcd 3.4 refuses to run on anything but amd64 (and ppc64le) without this.
-        match std::env::consts::ARCH {
-            "x86_64" | "powerpc64" => {}
-            "aarch64" => {
-                cmd.env("ETCD_UNSUPPORTED_ARCH", "arm64");
-            }
-            other => {
-                cmd.env("ETCD_UNSUPPORTED_ARCH", other);
-            }
-        }
+        let mut cmd = etcd_command(
+            "test",
+            &self.dir.path().join("data"),
+            &client_url,
+            &peer_url,
+            &format!("test={peer_url}"),
+            &self.log_path(),
+        )?;
         if let Some(tls) = &self.tls {
             cmd.arg(format!("--cert-file={}", tls.cert_file.display()))
                 .arg(format!("--key-file={}", tls.key_file.display()))
@@ -375,6 +348,248 @@ impl Drop for EtcdServer {
             let _ = kill(pid, Signal::SIGCONT);
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// The etcd command for one member: a clean environment, its data directory, its client and
+/// peer URLs, the initial cluster, no automatic compaction, output appended to `log`.
+fn etcd_command(
+    name: &str,
+    data_dir: &Path,
+    client_url: &str,
+    peer_url: &str,
+    initial_cluster: &str,
+    log: &Path,
+) -> Result<Command, HarnessError> {
+    if !Path::new(ETCD).exists() {
+        return Err(HarnessError::Missing {
+            path: ETCD,
+            package: "etcd-server",
+        });
+    }
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| io("opening the etcd log", e))?;
+    let err = out.try_clone().map_err(|e| io("opening the etcd log", e))?;
+    let mut cmd = Command::new(ETCD);
+    // etcd reads any ETCD_* variable as a flag (ETCD_ENDPOINTS of the test's own config
+    // would be one): start it with a clean environment.
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .arg(format!("--name={name}"))
+        .arg(format!("--data-dir={}", data_dir.display()))
+        .arg(format!("--listen-client-urls={client_url}"))
+        .arg(format!("--advertise-client-urls={client_url}"))
+        .arg(format!("--listen-peer-urls={peer_url}"))
+        .arg(format!("--initial-advertise-peer-urls={peer_url}"))
+        .arg(format!("--initial-cluster={initial_cluster}"))
+        .arg("--initial-cluster-state=new")
+        .arg("--auto-compaction-retention=0")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    // etcd 3.4 refuses to run on anything but amd64 (and ppc64le) without this.
+    match std::env::consts::ARCH {
+        "x86_64" | "powerpc64" => {}
+        "aarch64" => {
+            cmd.env("ETCD_UNSUPPORTED_ARCH", "arm64");
+        }
+        other => {
+            cmd.env("ETCD_UNSUPPORTED_ARCH", other);
+        }
+    }
+    Ok(cmd)
+}
+
+/// An etcd cluster of several members on loopback, each its own `/usr/bin/etcd` process with
+/// free ports and its own data directory, for tests that kill members (by PID) and the leader.
+/// Every member is stopped when the cluster is dropped.
+pub struct EtcdCluster {
+    dir: tempfile::TempDir,
+    initial_cluster: String,
+    members: Vec<Member>,
+}
+
+struct Member {
+    client_port: u16,
+    peer_port: u16,
+    child: Option<Child>,
+}
+
+impl EtcdCluster {
+    /// Starts `size` members as one new cluster and waits until every member answers a
+    /// linearizable read (so a leader is elected).
+    pub async fn start(size: usize) -> Result<Self, HarnessError> {
+        let dir = tempfile::Builder::new()
+            .prefix("nodestatus-etcd-cluster-")
+            .tempdir()
+            .map_err(|e| io("creating the etcd data directory", e))?;
+        let ports: Vec<(u16, u16)> = (0..size)
+            .map(|_| Ok((free_port()?, free_port()?)))
+            .collect::<Result<_, HarnessError>>()?;
+        let initial_cluster = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut cluster = EtcdCluster {
+            dir,
+            initial_cluster,
+            members: ports
+                .iter()
+                .map(|&(client_port, peer_port)| Member {
+                    client_port,
+                    peer_port,
+                    child: None,
+                })
+                .collect(),
+        };
+        for i in 0..size {
+            cluster.spawn(i)?;
+        }
+        for i in 0..size {
+            cluster.wait_answering(i).await?;
+        }
+        Ok(cluster)
+    }
+
+    fn spawn(&mut self, member: usize) -> Result<(), HarnessError> {
+        let m = &self.members[member];
+        let mut cmd = etcd_command(
+            &format!("m{member}"),
+            &self.dir.path().join(format!("m{member}")),
+            &format!("http://127.0.0.1:{}", m.client_port),
+            &format!("http://127.0.0.1:{}", m.peer_port),
+            &self.initial_cluster,
+            &self.log_path(member),
+        )?;
+        let child = cmd.spawn().map_err(|e| io("starting /usr/bin/etcd", e))?;
+        self.members[member].child = Some(child);
+        Ok(())
+    }
+
+    /// Starts a killed member again on its data; it rejoins the cluster. Waits until it answers.
+    pub async fn start_again(&mut self, member: usize) -> Result<(), HarnessError> {
+        if self.members[member].child.is_none() {
+            self.spawn(member)?;
+        }
+        self.wait_answering(member).await
+    }
+
+    fn log_path(&self, member: usize) -> PathBuf {
+        self.dir.path().join(format!("m{member}.log"))
+    }
+
+    /// Every member's client URL, in member order.
+    pub fn endpoints(&self) -> Vec<String> {
+        (0..self.members.len()).map(|i| self.endpoint(i)).collect()
+    }
+
+    /// The client URL of one member.
+    pub fn endpoint(&self, member: usize) -> String {
+        format!("http://127.0.0.1:{}", self.members[member].client_port)
+    }
+
+    /// Store settings naming every member.
+    pub fn config(&self) -> EtcdConfig {
+        let mut config = EtcdConfig::new(self.endpoints());
+        config.connect_timeout = Duration::from_secs(5);
+        config.request_timeout = Duration::from_secs(5);
+        config
+    }
+
+    async fn wait_answering(&mut self, member: usize) -> Result<(), HarnessError> {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if let Some(child) = self.members[member].child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Err(self.not_healthy(member, format!("etcd exited: {status}")));
+            }
+            let error = match self.client(member).await {
+                Ok(mut client) => {
+                    let probe = client.get("health", Some(GetOptions::new().with_count_only()));
+                    match tokio::time::timeout(Duration::from_secs(1), probe).await {
+                        Ok(Ok(_)) => return Ok(()),
+                        Ok(Err(e)) => e.to_string(),
+                        Err(_) => "request timed out".into(),
+                    }
+                }
+                Err(e) => e.to_string(),
+            };
+            if Instant::now() > deadline {
+                return Err(
+                    self.not_healthy(member, format!("no answer within {STARTUP:?}: {error}"))
+                );
+            }
+            tokio::time::sleep(POLL * 5).await;
+        }
+    }
+
+    fn not_healthy(&self, member: usize, reason: String) -> HarnessError {
+        let log = std::fs::read_to_string(self.log_path(member)).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        let log = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+        HarnessError::NotHealthy { reason, log }
+    }
+
+    async fn client(&self, member: usize) -> Result<Client, HarnessError> {
+        let options = ConnectOptions::new().with_connect_timeout(Duration::from_secs(1));
+        Client::connect([self.endpoint(member)], Some(options))
+            .await
+            .map_err(|e| {
+                HarnessError::Etcd(format!("connecting to {}: {e}", self.endpoint(member)))
+            })
+    }
+
+    /// The member that is the leader now, as every running member that answers sees it.
+    pub async fn leader(&self) -> Result<usize, HarnessError> {
+        let mut ids = Vec::new();
+        let mut leader = None;
+        for (i, member) in self.members.iter().enumerate() {
+            if member.child.is_none() {
+                ids.push(None);
+                continue;
+            }
+            let mut client = self.client(i).await?;
+            let status = tokio::time::timeout(Duration::from_secs(2), client.status())
+                .await
+                .map_err(|_| HarnessError::Etcd(format!("member m{i} did not answer its status")))?
+                .map_err(|e| HarnessError::Etcd(format!("status of member m{i}: {e}")))?;
+            ids.push(status.header().map(|h| h.member_id()));
+            if status.leader() != 0 {
+                leader = Some(status.leader());
+            }
+        }
+        let leader = leader.ok_or_else(|| HarnessError::Etcd("no member knows a leader".into()))?;
+        ids.iter()
+            .position(|id| *id == Some(leader))
+            .ok_or_else(|| HarnessError::Etcd(format!("the leader {leader:x} is not running")))
+    }
+
+    /// Kills one member at once (SIGKILL by its PID), as a crash would, and reaps it.
+    pub fn kill(&mut self, member: usize) -> Result<(), HarnessError> {
+        if let Some(mut child) = self.members[member].child.take() {
+            child.kill().map_err(|e| io("killing an etcd member", e))?;
+            child
+                .wait()
+                .map_err(|e| io("waiting for an etcd member", e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for EtcdCluster {
+    fn drop(&mut self) {
+        for member in &mut self.members {
+            if let Some(mut child) = member.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 }

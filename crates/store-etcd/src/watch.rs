@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use etcd_client::{Event, EventType, KvClient, WatchClient, WatchOptions};
+use std::sync::Arc;
+
+use etcd_client::{Event, EventType, WatchOptions};
 use futures::StreamExt;
 use nodestatus_api::CalicoNodeStatus;
 use nodestatus_store::{Listing, NodeFilter, StoreError, WatchEvent, WatchStream};
@@ -13,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{call, from_etcd};
 use crate::layout::{KEY_PREFIX, name_of};
+use crate::members::Members;
 use crate::store::{decode_listed, list_objects};
 
 /// The first wait before reconnecting; it doubles up to `BACKOFF_MAX` while etcd stays away.
@@ -24,16 +27,14 @@ const BUFFER: usize = 256;
 /// Starts watching changes after revision `after` in a task that lives until the stream is
 /// dropped.
 pub(crate) fn start(
-    kv: KvClient,
-    watch: WatchClient,
+    members: Arc<Members>,
     timeout: Duration,
     filter: NodeFilter,
     after: i64,
 ) -> WatchStream {
     let (tx, rx) = mpsc::channel(BUFFER);
     let watcher = Watcher {
-        kv,
-        watch,
+        members,
         timeout,
         filter,
         next: after + 1,
@@ -47,8 +48,8 @@ pub(crate) fn start(
 }
 
 struct Watcher {
-    kv: KvClient,
-    watch: WatchClient,
+    /// The watch follows the pinned member; when it fails, the next one.
+    members: Arc<Members>,
     timeout: Duration,
     filter: NodeFilter,
     /// The first revision not yet delivered: where a new etcd watch starts.
@@ -118,7 +119,7 @@ impl Watcher {
     }
 
     async fn relist(&mut self) -> Stop {
-        match list_objects(&self.kv, self.timeout, &self.filter).await {
+        match list_objects(&self.members, self.timeout, &self.filter).await {
             Ok((items, revision)) => {
                 tracing::info!(revision, objects = items.len(), "etcd watch relisted");
                 self.next = revision + 1;
@@ -135,8 +136,25 @@ impl Watcher {
         }
     }
 
-    /// Follows one etcd watch from `self.next` until it fails or must be replaced by a relist.
+    /// Follows one etcd watch on the pinned member from `self.next` until it fails or must be
+    /// replaced by a relist; a failure that another member may not have moves the pin on, so
+    /// the next attempt goes there.
     async fn follow(&mut self, backoff: &mut Duration) -> Stop {
+        let (member, client) = self.members.watch_client();
+        let stop = self.follow_on(client, backoff).await;
+        if let Stop::Failed(err) = &stop
+            && err.is_retryable()
+        {
+            self.members.failed(member, err);
+        }
+        stop
+    }
+
+    async fn follow_on(
+        &mut self,
+        mut client: etcd_client::WatchClient,
+        backoff: &mut Duration,
+    ) -> Stop {
         let start = self.next;
         let context = || format!("watching {KEY_PREFIX} from revision {start}");
         let options = WatchOptions::new()
@@ -149,7 +167,7 @@ impl Watcher {
         let mut stream = match call(
             self.timeout,
             context,
-            self.watch.clone().watch(KEY_PREFIX, Some(options)),
+            client.watch(KEY_PREFIX, Some(options)),
         )
         .await
         {

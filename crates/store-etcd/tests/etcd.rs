@@ -623,3 +623,121 @@ async fn status_writes_after_this_stores_own_write_still_see_other_clients_chang
         again.metadata.resource_version
     );
 }
+
+/// With a dead endpoint first or second, every request goes to the live one: etcd-client's
+/// balancing gave each endpoint its share, and with the dead one first all 10 of 10 `get`s
+/// failed (6 of 10 with it second).
+#[tokio::test]
+async fn a_dead_endpoint_first_or_second_does_not_fail_requests() {
+    let server = EtcdServer::start()
+        .await
+        .unwrap_or_else(|e| panic!("starting etcd: {e}"));
+    let dead = format!("http://127.0.0.1:{}", free_port().expect("port"));
+    for endpoints in [
+        vec![dead.clone(), server.endpoint()],
+        vec![server.endpoint(), dead.clone()],
+    ] {
+        let mut config = server.config();
+        config.endpoints = endpoints.clone();
+        let store = tokio::time::timeout(HANG_GUARD, EtcdStore::connect(config))
+            .await
+            .expect("no hang")
+            .unwrap_or_else(|e| panic!("connecting with {endpoints:?}: {e}"));
+        let name = if endpoints[0] == dead {
+            "dead-first"
+        } else {
+            "dead-second"
+        };
+        let created = store
+            .create(&object(name, "node-0"))
+            .await
+            .unwrap_or_else(|e| panic!("create with {endpoints:?}: {e}"));
+        let mut version = created.metadata.resource_version.clone().expect("version");
+        for i in 0..10 {
+            let got = store
+                .get(name)
+                .await
+                .unwrap_or_else(|e| panic!("get {i} with {endpoints:?}: {e}"));
+            assert_eq!(got.metadata.resource_version.as_ref(), Some(&version));
+            version = store
+                .write_status(name, &status_with_routes(i), &version)
+                .await
+                .unwrap_or_else(|e| panic!("status write {i} with {endpoints:?}: {e}"));
+        }
+    }
+}
+
+/// A server certificate from another CA than the configured one fails to connect, with an
+/// error that says it is the certificate; and no key material reaches the logs or the error.
+#[tokio::test]
+async fn a_wrong_ca_fails_with_a_clear_error_and_no_secret_is_logged() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let other = tempfile::tempdir().expect("temp dir");
+    let tls = certificates(dir.path());
+    let server = EtcdServer::start_tls(tls.clone())
+        .await
+        .expect("start etcd with TLS");
+    let mut config = server.config();
+    config.ca_cert_file = Some(certificates(other.path()).ca_file);
+    config.connect_timeout = Duration::from_secs(2);
+
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let result = tokio::time::timeout(HANG_GUARD, EtcdStore::connect(config))
+        .await
+        .expect("no hang");
+    drop(guard);
+    let Err(err) = result else {
+        panic!("connected although the server's certificate is from another CA")
+    };
+    let message = err.to_string();
+    assert!(
+        message.contains("certificate") && message.contains(&server.endpoint()),
+        "{message}"
+    );
+
+    let key = std::fs::read_to_string(&tls.client_key_file).expect("client key");
+    let secret = key
+        .lines()
+        .find(|l| !l.starts_with("-----") && l.len() > 20)
+        .expect("a key line");
+    let logged = logs.text();
+    for text in [&message, &logged] {
+        assert!(
+            !text.contains(secret) && !text.contains("PRIVATE KEY"),
+            "{text}"
+        );
+    }
+}
+
+/// A log sink for one test.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}

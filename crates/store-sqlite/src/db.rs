@@ -1,9 +1,10 @@
 //! Opening SQLite connections with the settings every connection needs (WAL, busy timeout),
-//! creating the schema, a small pool of reader connections, and the mapping of SQLite errors
-//! to `StoreError`.
+//! creating the schema, noticing a file replaced under the store, a small pool of reader
+//! connections, and the mapping of SQLite errors to `StoreError`.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nodestatus_store::StoreError;
@@ -134,11 +135,68 @@ pub(crate) fn init(path: &Path, busy_timeout: Duration) -> Result<Connection, St
     Ok(conn)
 }
 
+/// Which file a path names: device and inode. A file replaced under the store (moved over,
+/// or deleted and created again) has another, while open connections keep reading the old one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+fn file_id(path: &Path) -> Result<FileId, StoreError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        // Gone (deleted, or between a delete and its replacement): retry until it is back.
+        StoreError::unavailable(format!("checking SQLite database {}", path.display()), e)
+    })?;
+    Ok(FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    })
+}
+
+/// Tells which file the store's path names now, as a generation number that grows each time
+/// the file is found replaced. Connections remember the generation they were opened in and
+/// are opened again when it changes; watches restart with the new file's list.
+///
+/// One `stat` per call (about a microsecond): every operation and every watch poll checks, so
+/// a replacement is noticed by the next call, never acted on with the old file's descriptors.
+pub(crate) struct FileTracker {
+    path: PathBuf,
+    state: Mutex<(FileId, u64)>,
+}
+
+impl FileTracker {
+    /// Tracks `path`, whose current file is generation 0.
+    pub(crate) fn new(path: PathBuf) -> Result<Self, StoreError> {
+        let id = file_id(&path)?;
+        Ok(FileTracker {
+            path,
+            state: Mutex::new((id, 0)),
+        })
+    }
+
+    /// The generation of the file the path names now.
+    pub(crate) fn generation(&self) -> Result<u64, StoreError> {
+        let id = file_id(&self.path)?;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.0 != id {
+            *state = (id, state.1 + 1);
+            tracing::warn!(
+                path = %self.path.display(),
+                generation = state.1,
+                "the SQLite database file was replaced; reopening it (watches restart with its objects)"
+            );
+        }
+        Ok(state.1)
+    }
+}
+
 /// Reader connections, reused so that a read does not pay for opening the file.
 pub(crate) struct Pool {
     path: PathBuf,
     busy_timeout: Duration,
-    idle: Mutex<Vec<Connection>>,
+    /// Idle connections with the file generation they were opened in.
+    idle: Mutex<Vec<(Connection, u64)>>,
 }
 
 /// How many idle reader connections are kept; more are opened when needed and closed after.
@@ -153,20 +211,26 @@ impl Pool {
         }
     }
 
-    /// Runs `f` on a pooled connection (blocking; call from a blocking thread).
+    /// Runs `f` on a pooled connection to the file of `generation` (blocking; call from a
+    /// blocking thread). Connections to an older file are closed.
     pub(crate) fn with<T>(
         &self,
+        generation: u64,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let taken = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            idle.retain(|(_, g)| *g == generation);
+            idle.pop()
+        };
         let mut conn = match taken {
-            Some(conn) => conn,
+            Some((conn, _)) => conn,
             None => connect(&self.path, self.busy_timeout)?,
         };
         let result = f(&mut conn);
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < MAX_IDLE {
-            idle.push(conn);
+            idle.push((conn, generation));
         }
         result
     }

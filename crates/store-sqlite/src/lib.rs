@@ -39,8 +39,20 @@
 //! watch and 0.08–0.10 % with one (60–75 µs per poll), while changes of another process
 //! arrived after about 50 ms on average, 100 ms at most. Every watch of one store shares the poller. When the log no longer reaches
 //! back to a watch's revision (it was trimmed, or `compact` ran), or the revision is beyond the
-//! store's (the file was replaced), the watch sends `Restarted` with the full filtered list and
-//! continues from the store's revision.
+//! store's, or the file was replaced (below), the watch logs it and sends `Restarted` with the
+//! full filtered list and continues from the store's revision (see `nodestatus_store::Resync`
+//! for consumers that need the missed changes and deletes as events).
+//!
+//! # A replaced file
+//! Every operation and every watch poll first checks which file the path names (device and
+//! inode, one `stat`). When the file was replaced (moved over, or deleted and created again,
+//! e.g. restored from a backup while an agent runs), the store logs a warning, opens the new
+//! file (creating the schema if it is empty), closes its connections to the old one (SQLite
+//! neither checkpoints into nor deletes the `-wal` of a moved database on close) and every
+//! watch restarts with the new file's list; within one poll interval for a watch. While the
+//! path names no file, calls fail with the retryable `Unavailable`; nothing is created there
+//! until a write finds a file again. Replace the `-wal`/`-shm` files together with the database
+//! (or have none: a database closed by every process has none), as SQLite requires.
 //!
 //! # Several processes
 //! WAL mode lets readers and one writer work at the same time; writers of different processes
@@ -138,8 +150,11 @@ pub(crate) struct Inner {
     path: PathBuf,
     options: SqliteOptions,
     limits: Limits,
-    /// All writes of this process go through this one connection, one at a time.
-    writer: Mutex<Connection>,
+    /// Which file the path names now (a replaced file is opened again).
+    file: Arc<db::FileTracker>,
+    /// All writes of this process go through this one connection, one at a time; with the
+    /// file generation it was opened in.
+    writer: Mutex<(Connection, u64)>,
     readers: db::Pool,
     /// Started by the first watch.
     notifier: Mutex<Option<Arc<Notifier>>>,
@@ -162,6 +177,7 @@ impl SqliteStore {
             return Err(invalid("poll_interval must be more than zero"));
         }
         let writer = db::init(path, options.busy_timeout)?;
+        let file = Arc::new(db::FileTracker::new(path.to_path_buf())?);
         let limits = Limits {
             max_object_bytes: options.max_object_bytes,
             history_events: i64::try_from(options.history_events).unwrap_or(i64::MAX),
@@ -172,7 +188,8 @@ impl SqliteStore {
             readers: db::Pool::new(path.to_path_buf(), options.busy_timeout),
             options,
             limits,
-            writer: Mutex::new(writer),
+            file,
+            writer: Mutex::new((writer, 0)),
             notifier: Mutex::new(None),
         };
         Ok(SqliteStore {
@@ -189,7 +206,7 @@ impl SqliteStore {
     /// `Restarted`. The log is trimmed on every write anyway; this is for tests and for
     /// reclaiming space at once.
     pub async fn compact(&self) -> Result<String> {
-        let revision = self.inner.read_write(ops::compact).await?;
+        let (revision, _) = self.inner.read_write(ops::compact).await?;
         Ok(revision.to_string())
     }
 }
@@ -209,20 +226,43 @@ impl Inner {
         self: &Arc<Self>,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.read_at(move |conn, _| f(conn)).await
+    }
+
+    /// Runs a read on a pooled connection to the file the path names now, telling `f` that
+    /// file's generation.
+    pub(crate) async fn read_at<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Connection, u64) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let inner = self.clone();
-        tokio::task::spawn_blocking(move || inner.readers.with(f))
+        tokio::task::spawn_blocking(move || inner.read_blocking(f))
             .await
             .map_err(|e| StoreError::internal("running a SQLite read", e))?
     }
 
-    /// Runs `f` on the writer connection on the blocking pool.
+    fn read_blocking<T>(&self, f: impl FnOnce(&mut Connection, u64) -> Result<T>) -> Result<T> {
+        let generation = self.file.generation()?;
+        self.readers.with(generation, |conn| f(conn, generation))
+    }
+
+    /// Runs `f` on the writer connection (to the file the path names now) on the blocking pool;
+    /// returns the file generation too.
     async fn read_write<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
+    ) -> Result<(T, u64)> {
         let inner = self.clone();
         tokio::task::spawn_blocking(move || {
-            f(&mut inner.writer.lock().unwrap_or_else(PoisonError::into_inner))
+            let mut writer = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let generation = inner.file.generation()?;
+            if writer.1 != generation {
+                *writer = (
+                    db::init(&inner.path, inner.options.busy_timeout)?,
+                    generation,
+                );
+            }
+            Ok((f(&mut writer.0)?, generation))
         })
         .await
         .map_err(|e| StoreError::internal("running a SQLite write", e))?
@@ -234,14 +274,14 @@ impl Inner {
         f: impl FnOnce(&mut Connection, &Limits) -> Result<Written<T>> + Send + 'static,
     ) -> Result<T> {
         let limits = self.limits;
-        let written = self.read_write(move |conn| f(conn, &limits)).await?;
+        let (written, generation) = self.read_write(move |conn| f(conn, &limits)).await?;
         if let Some(notifier) = self
             .notifier
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
         {
-            notifier.advance(written.revision);
+            notifier.advance(generation, written.revision);
         }
         Ok(written.value)
     }
@@ -253,6 +293,7 @@ impl Inner {
             return Ok(notifier.clone());
         }
         let notifier = Notifier::start(
+            self.file.clone(),
             self.path.clone(),
             self.options.busy_timeout,
             self.options.poll_interval,
@@ -322,13 +363,11 @@ impl Datastore for SqliteStore {
     async fn watch(&self, filter: &NodeFilter, revision: Option<&str>) -> Result<WatchStream> {
         let from = revision.map(parse_revision).transpose()?;
         let inner = self.inner.clone();
-        let (notifier, after) = tokio::task::spawn_blocking(move || {
+        let (notifier, after, generation) = tokio::task::spawn_blocking(move || {
             let notifier = inner.notifier()?;
-            let after = match from {
-                Some(after) => after,
-                None => inner.readers.with(|conn| ops::current_revision(conn))?,
-            };
-            Ok::<_, StoreError>((notifier, after))
+            let (current, generation) = inner
+                .read_blocking(|conn, generation| Ok((ops::current_revision(conn)?, generation)))?;
+            Ok::<_, StoreError>((notifier, from.unwrap_or(current), generation))
         })
         .await
         .map_err(|e| StoreError::internal("starting a SQLite watch", e))??;
@@ -337,6 +376,7 @@ impl Datastore for SqliteStore {
             &notifier,
             filter.clone(),
             after,
+            generation,
         ))
     }
 

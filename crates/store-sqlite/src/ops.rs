@@ -300,12 +300,7 @@ pub(crate) fn read_events(
         .map_err(|e| sql_error("starting a read", e))?;
     let store = store_row(&tx)?;
     if after < store.compacted || after > store.revision {
-        let listing = list_in(&tx, filter)?;
-        return Ok(Batch {
-            events: vec![WatchEvent::Restarted(listing)],
-            last: store.revision,
-            complete: true,
-        });
+        return restart_in(&tx, filter);
     }
     let context = "reading the event log";
     let (sql, node) = match filter {
@@ -354,6 +349,29 @@ pub(crate) fn read_events(
         events,
         last,
         complete,
+    })
+}
+
+/// The full filtered list as a `Restarted` batch, for a watch that cannot resume.
+pub(crate) fn relist(conn: &mut Connection, filter: &NodeFilter) -> Result<Batch> {
+    let tx = conn
+        .transaction()
+        .map_err(|e| sql_error("starting a read", e))?;
+    let batch = restart_in(&tx, filter)?;
+    tx.commit().map_err(|e| sql_error("ending a read", e))?;
+    Ok(batch)
+}
+
+fn restart_in(conn: &Connection, filter: &NodeFilter) -> Result<Batch> {
+    let listing = list_in(conn, filter)?;
+    let last = listing
+        .revision
+        .parse()
+        .map_err(|e| StoreError::internal("reading the store revision", e))?;
+    Ok(Batch {
+        events: vec![WatchEvent::Restarted(listing)],
+        last,
+        complete: true,
     })
 }
 

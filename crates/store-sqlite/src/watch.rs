@@ -1,6 +1,6 @@
 //! Watches: one poller thread per opened store notices new revisions (its own process's writes
-//! at once, other processes' within one poll interval), and each watch stream reads the event
-//! log from its last revision when told.
+//! at once, other processes' within one poll interval) and a replaced file, and each watch
+//! stream reads the event log from its last revision when told, or relists when it cannot.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -13,73 +13,109 @@ use rusqlite::Connection;
 use tokio::sync::watch;
 
 use crate::Inner;
+use crate::db::FileTracker;
 use crate::{db, ops};
 
-/// The newest revision known to this process, shared by every watch of one store.
+/// Where the store is: the generation of its file (see [`FileTracker`]) and that file's
+/// revision. Ordered: a new file comes after everything of the old one.
+type Position = (u64, i64);
+
+/// The newest position known to this process, shared by every watch of one store.
 pub(crate) struct Notifier {
-    tx: watch::Sender<i64>,
+    tx: watch::Sender<Position>,
 }
 
 impl Notifier {
     /// Opens the poller's connection and starts its thread. The thread ends once the notifier
     /// is dropped (with the last store handle and watch stream).
     pub(crate) fn start(
+        file: Arc<FileTracker>,
         path: PathBuf,
         busy_timeout: Duration,
         interval: Duration,
     ) -> Result<Arc<Notifier>, StoreError> {
+        let generation = file.generation()?;
         let conn = db::connect(&path, busy_timeout)?;
         let current = ops::current_revision(&conn)?;
         let notifier = Arc::new(Notifier {
-            tx: watch::channel(current).0,
+            tx: watch::channel((generation, current)).0,
         });
         let weak = Arc::downgrade(&notifier);
+        let poller = Poller {
+            file,
+            path,
+            busy_timeout,
+            conn,
+            generation,
+        };
         std::thread::Builder::new()
             .name("nodestatus-sqlite-poll".into())
-            .spawn(move || poll(&conn, &weak, interval, &path))
+            .spawn(move || poller.run(&weak, interval))
             .map_err(|e| StoreError::internal("starting the SQLite watch poller", e))?;
         Ok(notifier)
     }
 
-    /// Records a revision written by this process, waking its watchers without waiting for a poll.
-    pub(crate) fn advance(&self, revision: i64) {
+    /// Records a revision written by this process in file `generation`, waking its watchers
+    /// without waiting for a poll.
+    pub(crate) fn advance(&self, generation: u64, revision: i64) {
         self.tx.send_if_modified(|known| {
-            let newer = revision > *known;
+            let newer = (generation, revision) > *known;
             if newer {
-                *known = revision;
+                *known = (generation, revision);
             }
             newer
         });
     }
 }
 
-/// Reads the store revision every `interval` while anyone watches. One indexed read of a
-/// single-row table in WAL mode touches only shared memory and the page cache: a few
-/// microseconds, so an idle watcher costs a fraction of a per mille of one CPU.
-fn poll(conn: &Connection, notifier: &Weak<Notifier>, interval: Duration, path: &std::path::Path) {
-    let mut failing = false;
-    loop {
-        std::thread::sleep(interval);
-        let Some(notifier) = notifier.upgrade() else {
-            return;
-        };
-        if notifier.tx.receiver_count() == 0 {
-            continue;
-        }
-        match ops::current_revision(conn) {
-            Ok(revision) => {
-                if failing {
-                    tracing::info!(path = %path.display(), "SQLite watch poll works again");
-                    failing = false;
+/// The poller thread's own connection, reopened when the file is replaced.
+struct Poller {
+    file: Arc<FileTracker>,
+    path: PathBuf,
+    busy_timeout: Duration,
+    conn: Connection,
+    /// The file generation `conn` is open on.
+    generation: u64,
+}
+
+impl Poller {
+    /// Reads the store revision every `interval` while anyone watches. One `stat` of the path
+    /// and one indexed read of a single-row table in WAL mode (shared memory and the page
+    /// cache): a few microseconds, so an idle watcher costs a fraction of a per mille of a CPU.
+    fn run(mut self, notifier: &Weak<Notifier>, interval: Duration) {
+        let mut failing = false;
+        loop {
+            std::thread::sleep(interval);
+            let Some(notifier) = notifier.upgrade() else {
+                return;
+            };
+            if notifier.tx.receiver_count() == 0 {
+                continue;
+            }
+            match self.position() {
+                Ok((generation, revision)) => {
+                    if failing {
+                        tracing::info!(path = %self.path.display(), "SQLite watch poll works again");
+                        failing = false;
+                    }
+                    notifier.advance(generation, revision);
                 }
-                notifier.advance(revision);
+                Err(e) if !failing => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "SQLite watch poll failed; retrying");
+                    failing = true;
+                }
+                Err(_) => {}
             }
-            Err(e) if !failing => {
-                tracing::warn!(path = %path.display(), error = %e, "SQLite watch poll failed; retrying");
-                failing = true;
-            }
-            Err(_) => {}
         }
+    }
+
+    fn position(&mut self) -> Result<Position, StoreError> {
+        let generation = self.file.generation()?;
+        if generation != self.generation {
+            self.conn = db::connect(&self.path, self.busy_timeout)?;
+            self.generation = generation;
+        }
+        Ok((generation, ops::current_revision(&self.conn)?))
     }
 }
 
@@ -94,8 +130,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 struct Cursor {
     inner: Arc<Inner>,
     filter: NodeFilter,
+    /// The file generation `last` belongs to.
+    generation: u64,
     last: i64,
-    known: watch::Receiver<i64>,
+    known: watch::Receiver<Position>,
     pending: VecDeque<WatchEvent>,
     /// Whether the last read reached the end of the log. Until then the next read happens at
     /// once, whatever the notifier knows (so the first read also catches a revision this store
@@ -110,10 +148,12 @@ pub(crate) fn stream(
     notifier: &Notifier,
     filter: NodeFilter,
     after: i64,
+    generation: u64,
 ) -> WatchStream {
     let cursor = Cursor {
         inner,
         filter,
+        generation,
         last: after,
         known: notifier.tx.subscribe(),
         pending: VecDeque::new(),
@@ -136,7 +176,9 @@ async fn next(cursor: &mut Cursor) -> Option<Result<WatchEvent, StoreError>> {
         if cursor.ended {
             return None;
         }
-        while cursor.caught_up && *cursor.known.borrow_and_update() <= cursor.last {
+        while cursor.caught_up
+            && *cursor.known.borrow_and_update() <= (cursor.generation, cursor.last)
+        {
             if cursor.known.changed().await.is_err() {
                 // Cannot happen while the cursor holds the store (and so the notifier).
                 cursor.ended = true;
@@ -149,11 +191,30 @@ async fn next(cursor: &mut Cursor) -> Option<Result<WatchEvent, StoreError>> {
         let inner = cursor.inner.clone();
         let filter = cursor.filter.clone();
         let after = cursor.last;
+        let generation = cursor.generation;
         let read = inner
-            .read(move |conn| ops::read_events(conn, &filter, after, BATCH_BYTES))
+            .read_at(move |conn, now| {
+                let batch = if now == generation {
+                    ops::read_events(conn, &filter, after, BATCH_BYTES)?
+                } else {
+                    // Another file: its revisions say nothing about the old one's.
+                    ops::relist(conn, &filter)?
+                };
+                Ok((batch, now))
+            })
             .await;
         match read {
-            Ok(batch) => {
+            Ok((batch, now)) => {
+                if let Some(WatchEvent::Restarted(listing)) = batch.events.first() {
+                    tracing::info!(
+                        after,
+                        revision = %listing.revision,
+                        objects = listing.items.len(),
+                        file_replaced = now != generation,
+                        "SQLite watch cannot resume from its revision; restarting with the full list"
+                    );
+                }
+                cursor.generation = now;
                 cursor.caught_up = batch.complete;
                 cursor.last = batch.last;
                 cursor.pending.extend(batch.events);

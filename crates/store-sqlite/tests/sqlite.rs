@@ -369,3 +369,101 @@ async fn a_watch_far_behind_large_objects_reads_the_log_in_parts_and_misses_noth
     }
     assert_eq!(seen, expected);
 }
+
+/// Moves the database at `from` (with its `-wal`/`-shm`, if any) over `to`, as an operator
+/// restoring a backup would; `to`'s own `-wal`/`-shm` go away.
+fn replace_database(from: &Path, to: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let (src, dst) = (
+            format!("{}{suffix}", from.display()),
+            format!("{}{suffix}", to.display()),
+        );
+        let moved = if Path::new(&src).exists() {
+            std::fs::rename(&src, &dst)
+        } else {
+            std::fs::remove_file(&dst).or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            })
+        };
+        if let Err(e) = moved {
+            panic!("replacing {dst}: {e}");
+        }
+    }
+}
+
+/// A file replaced under an open store (the old one keeps its descriptors) is noticed: a watch
+/// restarts with the new file's objects, reads see them, writes land in the new file.
+#[tokio::test]
+async fn a_replaced_file_is_noticed_by_watches_reads_and_writes() {
+    let dir = tempdir();
+    let path = dir.path().join("nodestatus.db");
+    let options = SqliteOptions {
+        poll_interval: std::time::Duration::from_millis(20),
+        ..SqliteOptions::default()
+    };
+    let store = open(&path, options.clone());
+    ok(
+        store
+            .create(&CalicoNodeStatus::new("old", spec("node-1")))
+            .await,
+        "create old",
+    );
+    let seen = ok(store.list(&NodeFilter::All).await, "list");
+    let mut watch = ok(
+        store.watch(&NodeFilter::All, Some(&seen.revision)).await,
+        "watch",
+    );
+
+    let other = dir.path().join("restored.db");
+    {
+        let restored = open(&other, options.clone());
+        for name in ["new-1", "new-2"] {
+            ok(
+                restored
+                    .create(&CalicoNodeStatus::new(name, spec("node-1")))
+                    .await,
+                name,
+            );
+        }
+    }
+    replace_database(&other, &path);
+    let expected = ok(
+        open(&path, options.clone()).list(&NodeFilter::All).await,
+        "list",
+    );
+    assert_eq!(
+        next_event(&mut watch).await,
+        WatchEvent::Restarted(expected)
+    );
+
+    let names = |listing: Listing| -> Vec<String> {
+        listing
+            .items
+            .into_iter()
+            .filter_map(|o| o.metadata.name)
+            .collect()
+    };
+    assert_eq!(
+        names(ok(store.list(&NodeFilter::All).await, "list after")),
+        ["new-1", "new-2"]
+    );
+    ok(
+        store
+            .create(&CalicoNodeStatus::new("after", spec("node-1")))
+            .await,
+        "create after",
+    );
+    let fresh = open(&path, options);
+    assert_eq!(
+        names(ok(
+            fresh.list(&NodeFilter::All).await,
+            "list by a fresh open"
+        )),
+        ["after", "new-1", "new-2"]
+    );
+    assert!(matches!(
+        store.get("old").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}

@@ -17,13 +17,24 @@
 //!   moves `spec.node` into or out of a node filter is `Added`/`Deleted` with the object after
 //!   the change. A stream may yield a retryable error item and keep going.
 //! - A watch survives reconnects on its own (resuming from the last revision it delivered); when
-//!   the backend can no longer replay from that revision (compaction) it sends `Restarted` with
-//!   the full current list, which replaces whatever the consumer knew.
+//!   the backend can no longer replay from that revision (history compacted or trimmed, or the
+//!   store replaced under it) it logs it and sends `Restarted` with the full current list, which
+//!   replaces whatever the consumer knew. Every backend does this the same way (SQLite when its
+//!   bounded event log no longer reaches back, etcd on a compacted revision, Kubernetes on
+//!   410 Gone). A consumer that keeps a cache replaces it (the agent does); one that follows
+//!   changes one by one (`get -w`) must not treat the list as changes: [`Resync`] /
+//!   [`resynced`] turn it into the `Added`/`Modified` objects it missed, in resource-version
+//!   order, and a `Deleted` for each object that vanished meanwhile, so no delete is lost and
+//!   resource versions never go backwards.
+
+mod resync;
 
 use std::fmt;
 
 use futures::stream::BoxStream;
 use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
+
+pub use resync::{Resync, resynced};
 
 /// Which objects a list or watch returns.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -64,7 +75,7 @@ pub enum WatchEvent {
     /// its last known state.
     Deleted(CalicoNodeStatus),
     /// The watch could not resume where it was (history compacted): this is the full current
-    /// list, replacing everything the consumer knew.
+    /// list, replacing everything the consumer knew (see [`Resync`] to get it as changes).
     Restarted(Listing),
 }
 

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use nodestatus_api::{CalicoNodeStatus, DocumentError, parse_documents};
+use nodestatus_api::{CalicoNodeStatus, DocumentError, parse_documents, read_bounded, warnings};
 use nodestatus_store::{Datastore, StoreError};
-use tokio::io::AsyncReadExt;
 
 use crate::datastore::DatastoreArgs;
 use crate::output::print;
@@ -60,6 +59,12 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
     if documents.is_empty() {
         bail!("no objects passed to apply: {source} has no resource");
     }
+    for document in &documents {
+        let name = document.object.metadata.name.as_deref().unwrap_or_default();
+        for warning in warnings(&document.object) {
+            eprintln!("warning: {source}: {name}: {warning}");
+        }
+    }
     let store = datastore.open().await?;
     let mut failed = 0;
     for document in documents {
@@ -93,25 +98,27 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
     Ok(())
 }
 
+/// Reads the file (or standard input), refusing one larger than the document reader accepts
+/// as soon as the limit is passed, so a huge file is never held in memory.
 async fn read(file: &Path) -> anyhow::Result<String> {
-    if file == Path::new("-") {
-        let mut text = String::new();
-        tokio::io::stdin()
-            .read_to_string(&mut text)
-            .await
-            .context("reading standard input")?;
-        Ok(text)
-    } else {
-        tokio::fs::read_to_string(file)
-            .await
-            .with_context(|| format!("reading {}", file.display()))
-    }
+    let file = file.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        if file == Path::new("-") {
+            read_bounded(std::io::stdin().lock()).context("reading standard input")
+        } else {
+            std::fs::File::open(&file)
+                .and_then(read_bounded)
+                .with_context(|| format!("reading {}", file.display()))
+        }
+    })
+    .await
+    .context("reading the input")?
 }
 
 /// One line per problem: a document's syntax error, or each field of an invalid document.
 fn error_lines(error: &DocumentError) -> Vec<String> {
     match error {
-        DocumentError::Syntax { .. } => vec![error.to_string()],
+        DocumentError::Syntax { .. } | DocumentError::TooLarge { .. } => vec![error.to_string()],
         DocumentError::Invalid {
             index,
             name,

@@ -8,7 +8,7 @@ use nodestatus_api::{
     ApiVersion, BgpDaemonState, BgpDaemonStatus, CalicoNodeStatus, list_value, to_json, to_value,
     to_yaml,
 };
-use nodestatus_store::{Datastore, NodeFilter, StoreError, WatchEvent};
+use nodestatus_store::{Datastore, NodeFilter, StoreError, WatchEvent, resynced};
 
 use crate::datastore::DatastoreArgs;
 use crate::output::{Shutdown, print};
@@ -102,7 +102,12 @@ async fn watch(args: &Args, store: &dyn Datastore) -> anyhow::Result<()> {
             .as_ref()
             .is_none_or(|n| obj.metadata.name.as_ref() == Some(n))
     };
-    let first: Vec<CalicoNodeStatus> = listing.items.into_iter().filter(|o| wanted(o)).collect();
+    let first: Vec<CalicoNodeStatus> = listing
+        .items
+        .iter()
+        .filter(|o| wanted(o))
+        .cloned()
+        .collect();
     if let Some(name) = &args.name
         && first.is_empty()
     {
@@ -111,10 +116,13 @@ async fn watch(args: &Args, store: &dyn Datastore) -> anyhow::Result<()> {
     }
     let mut printer = WatchPrinter::new(args.output);
     printer.print(&first)?;
-    let mut events = store
+    let events = store
         .watch(&filter, Some(&listing.revision))
         .await
         .context("watching resources")?;
+    // A watch that fell behind the store's history restarts with a full list; printed as is, it
+    // would lose the deletes meanwhile and print older resource versions after newer ones.
+    let mut events = resynced(&listing, events);
     loop {
         tokio::select! {
             () = shutdown.recv() => return Ok(()),
@@ -123,6 +131,7 @@ async fn watch(args: &Args, store: &dyn Datastore) -> anyhow::Result<()> {
                     None => bail!("the datastore ended the watch"),
                     Some(Err(e)) => return Err(e).context("watching resources"),
                     Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o))) => vec![o],
+                    // `resynced` turns these into the changes above; a list is printed whole.
                     Some(Ok(WatchEvent::Restarted(listing))) => listing.items,
                 };
                 let changed: Vec<_> = changed.into_iter().filter(|o| wanted(o)).collect();

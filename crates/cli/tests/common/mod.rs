@@ -167,6 +167,21 @@ impl Watcher {
         }
     }
 
+    /// Sends a signal (`STOP`, `CONT`, ...) to the watch and goes on.
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// One JSON document of a `-o json` watch (pretty-printed: it ends at a line `}`).
+    pub fn next_json(&self) -> Value {
+        let text = self.lines_until("}").join("\n");
+        serde_json::from_str(&text).expect("the watch printed JSON")
+    }
+
     /// Sends a signal and returns whether the process then exited successfully.
     pub fn stop_with(&mut self, signal: &str) -> (bool, String) {
         let status = std::process::Command::new("kill")
