@@ -623,7 +623,7 @@ fn node_row(node: &Node, obj: Option<&CalicoNodeStatus>, now: Timestamp) -> Vec<
         agent,
         peers,
         routes,
-        table::age_of(status.and_then(|s| s.last_updated.as_deref()), now),
+        nodestatus_api::columns::age_of(status.and_then(|s| s.last_updated.as_deref()), now),
     ]
 }
 
