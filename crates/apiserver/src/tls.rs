@@ -19,10 +19,9 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-/// The file names of a generated certificate and key in their directory.
-pub const CERT_FILE: &str = "apiserver.crt";
-/// See [`CERT_FILE`].
-pub const KEY_FILE: &str = "apiserver.key";
+/// The file, in its directory, of a generated certificate and its key (one PEM file, so that
+/// the two are published together).
+pub const GENERATED_FILE: &str = "apiserver.pem";
 
 /// How long a TLS handshake may take before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,11 +89,14 @@ impl ServingCert {
     }
 
     /// The certificate in `dir`, generated (for `hosts`) and written there first when there is
-    /// none: the key readable by its owner only. To change the names, delete the files.
+    /// none, readable by its owner only. Several processes starting at once (the server and
+    /// `apiserver kubeconfig`) end up with the same one: the file is published with a hard link,
+    /// which fails when another process published first, and then that one is read. To change
+    /// the names, delete the file.
     pub fn load_or_generate(dir: &Path, hosts: &[String]) -> Result<Self, TlsError> {
-        let (cert, key) = (dir.join(CERT_FILE), dir.join(KEY_FILE));
-        if cert.exists() && key.exists() {
-            return Self::from_files(&cert, &key);
+        let path = dir.join(GENERATED_FILE);
+        if path.exists() {
+            return Self::from_combined(&path);
         }
         std::fs::create_dir_all(dir).map_err(|source| TlsError::Io {
             what: "creating the certificate directory",
@@ -102,9 +104,31 @@ impl ServingCert {
             source,
         })?;
         let generated = Self::generate(hosts)?;
-        write_new(&key, &generated.key_pem, 0o600)?;
-        write_new(&cert, &generated.cert_pem, 0o644)?;
-        Ok(generated)
+        let text = format!("{}{}", generated.cert_pem, generated.key_pem);
+        match publish(&path, &text) {
+            Ok(()) => Ok(generated),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::from_combined(&path),
+            Err(source) => Err(TlsError::Io {
+                what: "writing",
+                path,
+                source,
+            }),
+        }
+    }
+
+    /// A certificate and key from one PEM file.
+    fn from_combined(path: &Path) -> Result<Self, TlsError> {
+        let text = read(path, "reading the generated certificate")?;
+        let split = text
+            .find("-----BEGIN PRIVATE KEY-----")
+            .ok_or_else(|| TlsError::Pem {
+                path: path.to_path_buf(),
+                message: "no private key after the certificate".into(),
+            })?;
+        Ok(Self {
+            cert_pem: text[..split].to_string(),
+            key_pem: text[split..].to_string(),
+        })
     }
 
     /// The rustls configuration serving this certificate, offering HTTP/2 and HTTP/1.1.
@@ -140,24 +164,25 @@ fn read(path: &Path, what: &'static str) -> Result<String, TlsError> {
     })
 }
 
-/// Writes a file through a temporary name, so a concurrent reader never sees half of it.
-fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), TlsError> {
-    let io = |source| TlsError::Io {
-        what: "writing",
-        path: path.to_path_buf(),
-        source,
-    };
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&temporary)
-        .map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+/// Writes `text` to `path` (owner-only) unless `path` exists: written under a temporary name,
+/// then hard-linked to `path`, so a reader never sees half of it and only one writer wins.
+fn publish(path: &Path, text: &str) -> std::io::Result<()> {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = path.with_extension(format!("tmp{}-{n}", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::hard_link(&temporary, path)
+    })();
+    let _ = std::fs::remove_file(&temporary);
+    written
 }
 
 /// Serves `router` over TLS on `listener` until `shutdown` completes. Each connection gets its
@@ -205,5 +230,28 @@ pub async fn serve(
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_generating_at_once_end_up_with_one_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let certs: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| ServingCert::load_or_generate(dir.path(), &hosts)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().unwrap().cert_pem)
+                .collect()
+        });
+        let again = ServingCert::load_or_generate(dir.path(), &hosts).unwrap();
+        assert!(certs.iter().all(|c| *c == again.cert_pem), "{certs:?}");
+        assert!(again.server_config().is_ok());
     }
 }
