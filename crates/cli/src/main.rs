@@ -4,11 +4,11 @@
 //!
 //! Dependencies: `clap` (flags with Calico's environment variables as fallbacks), `anyhow`
 //! (errors with context at the binary's edge), `tokio` (the runtime, signals), `comfy-table`
-//! (kubectl-like tables), `jiff` (ages of `lastUpdated`), `indicatif` (the lab's progress line
+//! (kubectl-like tables), `jiff` (the time ages are counted to), `indicatif` (the lab's progress line
 //! on a terminal), `serde_json` (the lab's record of its datastore), `k8s-openapi` (the metadata
 //! of the resources `apply` and `lab` create), and the workspace crates: the API types, the
-//! `Datastore` trait and its three backends, the BIRD client, the reporter, the lab and the
-//! manifests.
+//! `Datastore` trait and its three backends, the BIRD client, the reporter, the lab, the
+//! manifests and the API server.
 //!
 //! Tests: unit tests for pure parts (table rows, ages, flag round-trips); `tests/` drives the
 //! built binary: apply/get/delete/watch on temporary SQLite files, the manifests against
@@ -56,6 +56,8 @@ enum Command {
     Bird(commands::bird::Args),
     /// Print the Kubernetes manifests (CRD, RBAC, DaemonSet).
     Manifests(commands::manifests::Args),
+    /// Serve projectcalico.org/v3 CalicoNodeStatus over the Kubernetes API, for kubectl.
+    Apiserver(commands::apiserver::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -96,6 +98,7 @@ fn main() -> std::process::ExitCode {
             Command::Collect(args) => commands::collect::run(args).await,
             Command::Bird(args) => commands::bird::run(args).await,
             Command::Manifests(args) => commands::manifests::run(args),
+            Command::Apiserver(args) => commands::apiserver::run(args, &datastore()?).await,
         }
     });
     // Watches and blocking SQLite calls may still be running; do not wait for them.

@@ -4,10 +4,8 @@
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use jiff::Timestamp;
-use nodestatus_api::{
-    ApiVersion, BgpDaemonState, BgpDaemonStatus, CalicoNodeStatus, list_value, to_json, to_value,
-    to_yaml,
-};
+use nodestatus_api::columns::{COLUMNS, Column, cells};
+use nodestatus_api::{ApiVersion, CalicoNodeStatus, list_value, to_json, to_value, to_yaml};
 use nodestatus_store::{Datastore, NodeFilter, StoreError, WatchEvent, resynced};
 
 use crate::datastore::DatastoreArgs;
@@ -176,8 +174,8 @@ impl WatchPrinter {
                 match &mut self.widths {
                     Some(widths) => print(&table::render_more(widths, &rows)),
                     None => {
-                        self.widths = Some(table::widths(headers, &rows));
-                        print(&table::render(headers, &rows))
+                        self.widths = Some(table::widths(&headers, &rows));
+                        print(&table::render(&headers, &rows))
                     }
                 }
             }
@@ -185,160 +183,37 @@ impl WatchPrinter {
     }
 }
 
-const TABLE_HEADERS: &[&str] = &[
-    "NAME",
-    "NODE",
-    "CLASSES",
-    "PERIOD",
-    "BGP",
-    "ROUTES",
-    "LAST UPDATED",
-];
-const WIDE_HEADERS: &[&str] = &[
-    "NAME",
-    "NODE",
-    "CLASSES",
-    "PERIOD",
-    "BIRD",
-    "BGP",
-    "BGP V4",
-    "BGP V6",
-    "ROUTES",
-    "ROUTES V4",
-    "ROUTES V6",
-    "LAST UPDATED",
-];
+/// The shared columns this format shows (the plain table leaves out the wide-only ones).
+fn shown(format: Format) -> impl Iterator<Item = (usize, &'static Column)> {
+    COLUMNS
+        .iter()
+        .enumerate()
+        .filter(move |(_, c)| format == Format::Wide || !c.wide_only)
+}
 
-fn headers(format: Format) -> &'static [&'static str] {
-    match format {
-        Format::Wide => WIDE_HEADERS,
-        _ => TABLE_HEADERS,
-    }
+fn headers(format: Format) -> Vec<&'static str> {
+    shown(format).map(|(_, c)| c.header).collect()
 }
 
 fn render_table(format: Format, objs: &[CalicoNodeStatus], now: Timestamp) -> String {
     let rows: Vec<Vec<String>> = objs.iter().map(|o| row(format, o, now)).collect();
-    table::render(headers(format), &rows)
+    table::render(&headers(format), &rows)
 }
 
-const NONE: &str = "<none>";
-
-/// One resource's cells. A part of the status that is absent (its class not requested, or not
-/// written yet) shows `<none>`, as kubectl shows missing columns.
+/// One resource's cells, from the columns `kubectl get` shows through the API server too.
 fn row(format: Format, obj: &CalicoNodeStatus, now: Timestamp) -> Vec<String> {
-    let spec = &obj.spec;
-    let status = obj.status.as_ref();
-    let bgp = status.and_then(|s| s.bgp.as_ref());
-    let routes = status.and_then(|s| s.routes.as_ref());
-    let classes = spec
-        .classes
-        .iter()
-        .map(|c| c.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    let period = match spec.update_period_seconds {
-        0 => "off".to_string(),
-        s => format!("{s}s"),
-    };
-    let bgp_total = bgp.map_or(NONE.to_string(), |b| {
-        established(
-            b.number_established_v4 + b.number_established_v6,
-            b.number_not_established_v4 + b.number_not_established_v6,
-        )
-    });
-    let routes_total = routes.map_or(NONE.to_string(), |r| {
-        count_of(r.len(), r.truncated.map(|t| t.total()))
-    });
-    let updated = table::age_of(status.and_then(|s| s.last_updated.as_deref()), now);
-    let name = obj.metadata.name.clone().unwrap_or_default();
-    match format {
-        Format::Wide => {
-            let agent = status.and_then(|s| s.agent.as_ref());
-            let bird = agent.map_or(NONE.to_string(), |a| {
-                format!(
-                    "v4 {}, v6 {}",
-                    daemon_state(&a.bird_v4),
-                    daemon_state(&a.bird_v6)
-                )
-            });
-            vec![
-                name,
-                spec.node.clone(),
-                classes,
-                period,
-                bird,
-                bgp_total,
-                bgp.map_or(NONE.to_string(), |b| {
-                    established(b.number_established_v4, b.number_not_established_v4)
-                }),
-                bgp.map_or(NONE.to_string(), |b| {
-                    established(b.number_established_v6, b.number_not_established_v6)
-                }),
-                routes_total,
-                routes.map_or(NONE.to_string(), |r| {
-                    count_of(r.routes_v4.len(), r.truncated.map(|t| t.total_v4))
-                }),
-                routes.map_or(NONE.to_string(), |r| {
-                    count_of(r.routes_v6.len(), r.truncated.map(|t| t.total_v6))
-                }),
-                updated,
-            ]
-        }
-        _ => vec![
-            name,
-            spec.node.clone(),
-            classes,
-            period,
-            bgp_total,
-            routes_total,
-            updated,
-        ],
-    }
-}
-
-/// A route count; for a status truncated to fit the datastore, `kept/total (truncated)` when
-/// some routes were left out.
-fn count_of(kept: usize, total: Option<u64>) -> String {
-    match total {
-        Some(total) if total > kept as u64 => format!(
-            "{}/{} (truncated)",
-            thousands(kept as u64),
-            thousands(total)
-        ),
-        _ => kept.to_string(),
-    }
-}
-
-/// `18400` → `18,400`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn established(up: u32, down: u32) -> String {
-    format!("{up}/{} established", up + down)
-}
-
-fn daemon_state(d: &BgpDaemonStatus) -> &'static str {
-    match d.state {
-        Some(BgpDaemonState::Ready) => "Ready",
-        Some(BgpDaemonState::NotReady) => "NotReady",
-        None => NONE,
-    }
+    let all = cells(obj, now);
+    shown(format)
+        .filter_map(|(i, _)| all.get(i).cloned())
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use nodestatus_api::columns::NONE;
     use nodestatus_api::{
-        AgentStatus, BgpStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, NodeStatusClass,
-        Route, RouteStatus, RoutesTruncated,
+        AgentStatus, BgpDaemonState, BgpDaemonStatus, BgpStatus, CalicoNodeStatusSpec,
+        CalicoNodeStatusStatus, NodeStatusClass, Route, RouteStatus, RoutesTruncated,
     };
 
     use super::*;

@@ -32,7 +32,9 @@ use anyhow::{Context, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use nodestatus_api::{BgpDaemonState, CalicoNodeStatus, CalicoNodeStatusSpec, NodeStatusClass};
+use nodestatus_api::{
+    BgpDaemonState, CalicoNodeStatus, CalicoNodeStatusSpec, NodeStatusClass, columns,
+};
 use nodestatus_lab::{
     BirdVersion, ExpectedNode, Family, Lab, LabError, LabSpec, LabState, Node, ProcessNetwork,
     ProcessSpec,
@@ -574,24 +576,26 @@ async fn summary(
 }
 
 fn node_row(node: &Node, obj: Option<&CalicoNodeStatus>, now: Timestamp) -> Vec<String> {
-    let status = obj.and_then(|o| o.status.as_ref());
     let stopped: Vec<&str> = node
         .daemons
         .iter()
         .filter(|d| !d.process.is_some_and(|p| p.is_running()))
         .map(|d| d.name.as_str())
         .collect();
-    let bird = if !stopped.is_empty() {
-        format!("stopped: {}", stopped.join(", "))
+    // The status cells are the ones `nodestatus get` shows (`nodestatus_api::columns`).
+    let shown = obj.map(|o| columns::cells(o, now));
+    let cell = |header: &str| {
+        let index = columns::COLUMNS.iter().position(|c| c.header == header);
+        shown
+            .as_ref()
+            .zip(index)
+            .and_then(|(cells, i)| cells.get(i).cloned())
+            .unwrap_or_else(|| columns::NONE.to_string())
+    };
+    let bird = if stopped.is_empty() {
+        cell("BIRD")
     } else {
-        match status.and_then(|s| s.agent.as_ref()) {
-            Some(a) => format!(
-                "v4 {}, v6 {}",
-                state_word(a.bird_v4.state),
-                state_word(a.bird_v6.state)
-            ),
-            None => "<none>".to_string(),
-        }
+        format!("stopped: {}", stopped.join(", "))
     };
     let agent = match node.processes.iter().find(|p| p.name == "agent") {
         // An agent in this machine's network names its own port; one in a node namespace
@@ -603,27 +607,13 @@ fn node_row(node: &Node, obj: Option<&CalicoNodeStatus>, now: Timestamp) -> Vec<
         Some(_) => "exited".to_string(),
         None => "<none>".to_string(),
     };
-    let peers = status
-        .and_then(|s| s.bgp.as_ref())
-        .map_or("<none>".to_string(), |b| {
-            let up = b.number_established_v4 + b.number_established_v6;
-            format!(
-                "{up}/{} established",
-                up + b.number_not_established_v4 + b.number_not_established_v6
-            )
-        });
-    let routes = status
-        .and_then(|s| s.routes.as_ref())
-        .map_or("<none>".to_string(), |r| {
-            (r.routes_v4.len() + r.routes_v6.len()).to_string()
-        });
     vec![
         node.name.clone(),
         bird,
         agent,
-        peers,
-        routes,
-        table::age_of(status.and_then(|s| s.last_updated.as_deref()), now),
+        cell("BGP"),
+        cell("ROUTES"),
+        cell("LAST UPDATED"),
     ]
 }
 
@@ -634,14 +624,6 @@ fn flag_value<'a>(command: &'a [String], flag: &str) -> Option<&'a str> {
         .skip_while(|a| *a != flag)
         .nth(1)
         .map(String::as_str)
-}
-
-fn state_word(state: Option<BgpDaemonState>) -> &'static str {
-    match state {
-        Some(BgpDaemonState::Ready) => "Ready",
-        Some(BgpDaemonState::NotReady) => "NotReady",
-        None => "<none>",
-    }
 }
 
 async fn down(dir: &Path) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! One module per subcommand: its flags (`Args`) and its `run`.
 
 pub(crate) mod agent;
+pub(crate) mod apiserver;
 pub(crate) mod apply;
 pub(crate) mod bird;
 pub(crate) mod bird_args;

@@ -1,0 +1,335 @@
+//! The real `kubectl` (`/usr/bin/kubectl`, v1.32) against `nodestatus apiserver` on a free
+//! loopback port, with the kubeconfig `nodestatus apiserver kubeconfig` prints, on a temporary
+//! SQLite datastore: Calico's documented flow, updates, patches, explain, errors, the token and
+//! a watch that sees an agent's status write.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+
+use common::{Env, Run, Watcher, without_store_metadata};
+use nodestatus_api::{BgpStatus, CalicoNodeStatusStatus};
+use nodestatus_store::Datastore;
+use serde_json::{Value, json};
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+/// The example of SPEC.md, verbatim: what Calico's documentation applies with a heredoc.
+const CALICO_EXAMPLE: &str = r#"apiVersion: projectcalico.org/v3
+kind: CalicoNodeStatus
+metadata: {name: my-caliconodestatus-1}
+spec: {classes: [Agent, BGP, Routes], node: my-kadm-node-0, updatePeriodSeconds: 10}
+status:
+  lastUpdated: "2021-10-18T13:22:03Z"
+  agent:
+    birdV4: {state: Ready, version: v0.3.3+birdv1.6.8, routerID: 10.128.0.240,
+             lastBootTime: "2021-10-18 09:23:19", lastReconfigurationTime: "2021-10-18 09:23:19"}
+  bgp:
+    numberEstablishedV4: 2
+    numberNotEstablishedV4: 1
+    peersV4:
+    - {peerIP: 10.128.0.242, type: NodeMesh, state: Established, since: "09:23:22"}
+  routes:
+    routesV4:
+    - {type: FIB, destination: 192.168.82.0/26, gateway: 10.128.0.200, interface: eth0,
+       learnedFrom: {sourceType: NodeMesh, peerIP: 10.128.0.200}}
+    - {type: FIB, destination: 10.128.0.5/16, gateway: N/A, interface: eth0,
+       learnedFrom: {sourceType: Direct}}
+"#;
+
+const NAME: &str = "my-caliconodestatus-1";
+
+/// A running `nodestatus apiserver` and a kubeconfig reaching it.
+struct ApiServer {
+    env: Env,
+    child: Child,
+    kubeconfig: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+impl ApiServer {
+    fn start() -> ApiServer {
+        let env = Env::new();
+        let tokens = env.file("tokens", "test-token\n");
+        let certs = env.dir.path().join("certs").to_string_lossy().into_owned();
+        let listen = format!("127.0.0.1:{}", free_port());
+        let flags = [
+            "--listen",
+            &listen,
+            "--cert-dir",
+            &certs,
+            "--token-file",
+            &tokens,
+        ];
+        let mut args = vec!["apiserver", "kubeconfig"];
+        args.extend(flags);
+        let kubeconfig = env.file("kubeconfig", &env.ok(&args));
+        let mut child = env
+            .command(&[&["apiserver"], &flags[..]].concat())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary runs");
+        // It prints one line once it listens.
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).expect("reading the first line");
+        assert!(
+            line.starts_with("serving projectcalico.org/v3 from sqlite "),
+            "{line}"
+        );
+        ApiServer {
+            env,
+            child,
+            kubeconfig,
+        }
+    }
+
+    fn kubectl_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(KUBECTL);
+        command
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            // kubectl caches discovery under $HOME/.kube: keep it in the test's directory.
+            .env("HOME", self.env.dir.path());
+        command
+    }
+
+    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut command = self.kubectl_command(args);
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("kubectl runs");
+        let input = stdin.unwrap_or_default().to_string();
+        let mut pipe = child.stdin.take().expect("piped");
+        std::io::Write::write_all(&mut pipe, input.as_bytes()).expect("writing stdin");
+        drop(pipe);
+        child.wait_with_output().expect("kubectl ends").into()
+    }
+
+    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let run = self.kubectl(args, stdin);
+        assert!(run.ok, "kubectl {args:?} failed: {}", run.stderr);
+        run.stdout
+    }
+
+    fn get_json(&self) -> Value {
+        serde_json::from_str(&self.ok(&["get", "caliconodestatus", NAME, "-o", "json"], None))
+            .expect("kubectl prints JSON")
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spec(period: u64, classes: &[&str]) -> Value {
+    json!({"classes": classes, "node": "my-kadm-node-0", "updatePeriodSeconds": period})
+}
+
+#[test]
+fn calicos_documented_kubectl_flow_works_end_to_end() {
+    let server = ApiServer::start();
+    assert_eq!(
+        server.ok(&["apply", "-f", "-"], Some(CALICO_EXAMPLE)),
+        format!("caliconodestatus.projectcalico.org/{NAME} created\n")
+    );
+    // The status is the subresource's (the agent's) to write: a create does not store it.
+    assert_eq!(
+        server.ok(&["get", "caliconodestatus"], None),
+        "NAME                    NODE             CLASSES            PERIOD   BGP      ROUTES   LAST UPDATED\n\
+         my-caliconodestatus-1   my-kadm-node-0   Agent,BGP,Routes   10s      <none>   <none>   <none>\n"
+    );
+    let yaml: Value =
+        serde_yaml_ng::from_str(&server.ok(&["get", "caliconodestatus", NAME, "-o", "yaml"], None))
+            .expect("kubectl prints YAML");
+    let last_applied =
+        yaml["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].clone();
+    assert_eq!(
+        without_store_metadata(yaml),
+        json!({
+            "apiVersion": "projectcalico.org/v3",
+            "kind": "CalicoNodeStatus",
+            "metadata": {"name": NAME, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": last_applied}},
+            "spec": spec(10, &["Agent", "BGP", "Routes"]),
+        })
+    );
+    let json = server.get_json();
+    assert_eq!(json["spec"], spec(10, &["Agent", "BGP", "Routes"]));
+
+    let second = CALICO_EXAMPLE.replace("updatePeriodSeconds: 10", "updatePeriodSeconds: 20");
+    assert_eq!(
+        server.ok(&["apply", "-f", "-"], Some(&second)),
+        format!("caliconodestatus.projectcalico.org/{NAME} configured\n")
+    );
+    assert_eq!(
+        server.get_json()["spec"],
+        spec(20, &["Agent", "BGP", "Routes"])
+    );
+    assert_eq!(
+        server.get_json()["metadata"]["uid"],
+        json["metadata"]["uid"]
+    );
+
+    assert_eq!(
+        server.ok(
+            &[
+                "patch",
+                "caliconodestatus",
+                NAME,
+                "--type",
+                "merge",
+                "-p",
+                r#"{"spec":{"updatePeriodSeconds":30}}"#
+            ],
+            None
+        ),
+        format!("caliconodestatus.projectcalico.org/{NAME} patched\n")
+    );
+    assert_eq!(
+        server.ok(
+            &[
+                "patch",
+                "caliconodestatus",
+                NAME,
+                "--type",
+                "json",
+                "-p",
+                r#"[{"op":"replace","path":"/spec/classes","value":["BGP"]}]"#
+            ],
+            None
+        ),
+        format!("caliconodestatus.projectcalico.org/{NAME} patched\n")
+    );
+    assert_eq!(server.get_json()["spec"], spec(30, &["BGP"]));
+
+    assert_eq!(
+        server.ok(&["delete", "caliconodestatus", NAME], None),
+        format!("caliconodestatus.projectcalico.org \"{NAME}\" deleted\n")
+    );
+    let gone = server.kubectl(&["get", "caliconodestatus", NAME], None);
+    assert!(!gone.ok);
+    assert_eq!(
+        gone.stderr,
+        format!(
+            "Error from server (NotFound): caliconodestatuses.projectcalico.org \"{NAME}\" not found\n"
+        )
+    );
+}
+
+#[test]
+fn kubectl_explain_reads_the_schema() {
+    let server = ApiServer::start();
+    let explained = server.ok(
+        &["explain", "caliconodestatus.spec.updatePeriodSeconds"],
+        None,
+    );
+    assert_eq!(
+        explained,
+        "GROUP:      projectcalico.org\n\
+         KIND:       CalicoNodeStatus\n\
+         VERSION:    v3\n\n\
+         FIELD: updatePeriodSeconds <integer>\n\n\n\
+         DESCRIPTION:\n    Seconds between refreshes; 0 stops refreshing. At most 86400.\n    \n\n"
+    );
+}
+
+#[test]
+fn an_invalid_resource_gets_kubectls_error_with_the_field_paths_and_is_not_stored() {
+    let server = ApiServer::start();
+    let bad = CALICO_EXAMPLE
+        .replace("updatePeriodSeconds: 10", "updatePeriodSeconds: 100000")
+        .replace("[Agent, BGP, Routes]", "[Agent, Foo]");
+    let refused = server.kubectl(&["apply", "-f", "-"], Some(&bad));
+    assert!(!refused.ok);
+    assert_eq!(
+        refused.stderr,
+        "The CalicoNodeStatus \"my-caliconodestatus-1\" is invalid: \n\
+         * spec.classes[1]: \"Foo\" is not one of Agent, BGP, Routes\n\
+         * spec.updatePeriodSeconds: 100000 is out of range 0..86400\n"
+    );
+    let listed = server.kubectl(&["get", "caliconodestatus"], None);
+    assert_eq!(
+        (listed.stdout.as_str(), listed.stderr.as_str()),
+        ("", "No resources found\n")
+    );
+}
+
+#[test]
+fn a_request_without_the_token_is_refused() {
+    let server = ApiServer::start();
+    let refused = server.kubectl(&["get", "caliconodestatus", "--token", "wrong"], None);
+    assert!(!refused.ok);
+    // kubectl logs each refused discovery attempt, then says why it gives up.
+    assert_eq!(
+        refused.stderr.lines().last(),
+        Some(
+            "error: You must be logged in to the server (the server has asked for the client to provide credentials)"
+        )
+    );
+}
+
+#[test]
+fn kubectl_get_watch_sees_a_status_an_agent_writes() {
+    let server = ApiServer::start();
+    server.ok(&["apply", "-f", "-"], Some(CALICO_EXAMPLE));
+    let watcher = Watcher::start(server.kubectl_command(&["get", "caliconodestatus", "-w"]));
+    let first = watcher.next_lines(2);
+    assert_eq!(
+        first,
+        [
+            "NAME                    NODE             CLASSES            PERIOD   BGP      ROUTES   LAST UPDATED",
+            "my-caliconodestatus-1   my-kadm-node-0   Agent,BGP,Routes   10s      <none>   <none>   <none>",
+        ]
+    );
+    // As the agent does: a status-only, compare-and-swap write into the datastore.
+    let rt = common::runtime();
+    let store = server.env.store();
+    let current = rt.block_on(store.get(NAME)).expect("the object is there");
+    let status = CalicoNodeStatusStatus {
+        last_updated: Some(jiff::Timestamp::now().to_string()),
+        bgp: Some(BgpStatus {
+            number_established_v4: 2,
+            number_not_established_v4: 1,
+            ..BgpStatus::default()
+        }),
+        ..CalicoNodeStatusStatus::default()
+    };
+    rt.block_on(
+        store.write_status(
+            NAME,
+            &status,
+            current
+                .metadata
+                .resource_version
+                .as_deref()
+                .unwrap_or_default(),
+        ),
+    )
+    .expect("the status is written");
+    let row = watcher.next_lines(1).remove(0);
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells[..7],
+        [
+            "my-caliconodestatus-1",
+            "my-kadm-node-0",
+            "Agent,BGP,Routes",
+            "10s",
+            "2/3",
+            "established",
+            "<none>"
+        ]
+    );
+}
