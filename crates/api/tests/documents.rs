@@ -7,28 +7,7 @@ use nodestatus_api::{
 };
 use serde_json::{Value, json};
 
-const SEED: &str = r#"
-apiVersion: projectcalico.org/v3
-kind: CalicoNodeStatus
-metadata: {name: my-caliconodestatus-1}
-spec: {classes: [Agent, BGP, Routes], node: my-kadm-node-0, updatePeriodSeconds: 10}
-status:
-  lastUpdated: "2021-10-18T13:22:03Z"
-  agent:
-    birdV4: {state: Ready, version: v0.3.3+birdv1.6.8, routerID: 10.128.0.240,
-             lastBootTime: "2021-10-18 09:23:19", lastReconfigurationTime: "2021-10-18 09:23:19"}
-  bgp:
-    numberEstablishedV4: 2
-    numberNotEstablishedV4: 1
-    peersV4:
-    - {peerIP: 10.128.0.242, type: NodeMesh, state: Established, since: "09:23:22"}
-  routes:
-    routesV4:
-    - {type: FIB, destination: 192.168.82.0/26, gateway: 10.128.0.200, interface: eth0,
-       learnedFrom: {sourceType: NodeMesh, peerIP: 10.128.0.200}}
-    - {type: FIB, destination: 10.128.0.5/16, gateway: N/A, interface: eth0,
-       learnedFrom: {sourceType: Direct}}
-"#;
+const SEED: &str = include_str!("../../../testdata/spec-example.yaml");
 
 /// The seed's fields as plain JSON: what must come back out, whatever the form.
 fn seed_expected(api_version: &str) -> Value {

@@ -33,28 +33,10 @@ fn rejections(instance: &Value) -> Vec<String> {
 /// The seed's example (SPEC.md), in the stored CRD form.
 fn seed_example() -> Value {
     serde_yaml_ng::from_str(
-        r#"
-apiVersion: crd.projectcalico.org/v1
-kind: CalicoNodeStatus
-metadata: {name: my-caliconodestatus-1}
-spec: {classes: [Agent, BGP, Routes], node: my-kadm-node-0, updatePeriodSeconds: 10}
-status:
-  lastUpdated: "2021-10-18T13:22:03Z"
-  agent:
-    birdV4: {state: Ready, version: v0.3.3+birdv1.6.8, routerID: 10.128.0.240,
-             lastBootTime: "2021-10-18 09:23:19", lastReconfigurationTime: "2021-10-18 09:23:19"}
-  bgp:
-    numberEstablishedV4: 2
-    numberNotEstablishedV4: 1
-    peersV4:
-    - {peerIP: 10.128.0.242, type: NodeMesh, state: Established, since: "09:23:22"}
-  routes:
-    routesV4:
-    - {type: FIB, destination: 192.168.82.0/26, gateway: 10.128.0.200, interface: eth0,
-       learnedFrom: {sourceType: NodeMesh, peerIP: 10.128.0.200}}
-    - {type: FIB, destination: 10.128.0.5/16, gateway: N/A, interface: eth0,
-       learnedFrom: {sourceType: Direct}}
-"#,
+        &include_str!("../../../testdata/spec-example.yaml").replace(
+            "apiVersion: projectcalico.org/v3",
+            "apiVersion: crd.projectcalico.org/v1",
+        ),
     )
     .unwrap_or_else(|e| panic!("the seed example is not YAML: {e}"))
 }
