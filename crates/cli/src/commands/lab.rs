@@ -41,6 +41,7 @@ use nodestatus_lab::{
 };
 use nodestatus_store::{Datastore, NodeFilter, StoreError};
 
+use super::lab_cluster;
 use crate::context::{self, CurrentContext};
 use crate::datastore::{DatastoreArgs, DatastoreType, shell_quote};
 use crate::output::{Shutdown, error_text, print};
@@ -162,10 +163,17 @@ async fn up(args: UpArgs, global: &DatastoreArgs) -> anyhow::Result<()> {
         datastore: datastore.clone(),
     };
     let result = tokio::select! {
-        result = up.finish(&args, &exe, &progress) => result,
+        result = async {
+            if lab_cluster::wanted(&up.datastore) {
+                progress.say("starting a Kubernetes control plane (kube-apiserver, etcd)");
+                up.datastore.kubeconfig = Some(lab_cluster::start(&dir).await?);
+            }
+            up.finish(&args, &exe, &progress).await
+        } => result,
         () = shutdown.recv() => Err(anyhow!("interrupted")),
     };
     progress.clear();
+    let datastore = up.datastore.clone();
     match result {
         Ok(store) => {
             let state = up.keep().context("the lab is gone")?;
@@ -192,8 +200,15 @@ async fn up(args: UpArgs, global: &DatastoreArgs) -> anyhow::Result<()> {
                     next_command(&datastore, "get -o yaml")?,
                 ),
             };
+            let kubectl = match &datastore.kubeconfig {
+                Some(kubeconfig) if kubeconfig.starts_with(&dir) => format!(
+                    "  kubectl --kubeconfig {} get caliconodestatuses.crd.projectcalico.org\n",
+                    shell_quote(&kubeconfig.to_string_lossy())
+                ),
+                _ => String::new(),
+            };
             print(&format!(
-                "\nThe lab is up ({:.1} s). {context_line}\nNext:\n  {get}\n  {}\n  {}\n",
+                "\nThe lab is up ({:.1} s). {context_line}\nNext:\n  {get}\n{kubectl}  {}\n  {}\n",
                 started.elapsed().as_secs_f64(),
                 lab_command("status", &dir),
                 lab_command("down", &dir),
@@ -345,7 +360,9 @@ impl Up {
             nodes = lab.nodes().iter().map(|n| n.name.clone()).collect();
             tokio::task::spawn_blocking(move || lab.down()).await??;
         }
-        remove_lab_datastore(&self.dir, &self.datastore, &nodes).await
+        remove_lab_datastore(&self.dir, &self.datastore, &nodes).await?;
+        lab_cluster::stop(&self.dir)?;
+        Ok(())
     }
 }
 
@@ -643,8 +660,9 @@ async fn down(dir: &Path) -> anyhow::Result<()> {
             .collect();
         remove_lab_datastore(&dir, &datastore, &nodes).await?;
     }
+    let had_cluster = lab_cluster::stop(&dir)?;
     context::clear_if_set_by(&dir)?;
-    if was_up {
+    if was_up || had_cluster {
         print(&format!("The lab in {} is down.\n", dir.display()))
     } else {
         // Nothing to stop is not a failure: `down` must be safe to run twice.

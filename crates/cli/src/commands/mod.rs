@@ -9,4 +9,5 @@ pub(crate) mod collect;
 pub(crate) mod delete;
 pub(crate) mod get;
 pub(crate) mod lab;
+pub(crate) mod lab_cluster;
 pub(crate) mod manifests;
