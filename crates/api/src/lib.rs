@@ -19,6 +19,7 @@
 pub mod columns;
 mod crd;
 mod document;
+mod family;
 mod types;
 mod validation;
 
@@ -27,6 +28,7 @@ pub use document::{
     ApiVersion, Document, DocumentError, DocumentsError, MAX_DEPTH, MAX_DOCUMENT_BYTES, decode,
     list_value, parse_documents, read_bounded, to_json, to_value, to_yaml,
 };
+pub use family::Family;
 pub use types::*;
 pub use validation::{
     FieldError, ValidationErrors, dns1123_subdomain, validate, validate_document, warnings,

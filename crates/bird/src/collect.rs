@@ -13,12 +13,12 @@ use std::time::Duration;
 use nodestatus_api::NodeStatusClass;
 
 use crate::client::{ClientError, ClientOptions, Connection};
-use crate::family::Family;
 use crate::parse::error::{ParseError, Unrecognised};
 use crate::parse::reply::Reply;
 use crate::parse::show_protocols::{Protocol, parse_protocols};
 use crate::parse::show_route::RouteTable;
 use crate::parse::show_status::{Status, parse_status};
+use nodestatus_api::Family;
 
 /// Default IPv4 (BIRD 1.6) or dual-stack (BIRD 2/3) sockets, tried in order.
 pub const DEFAULT_BIRD_SOCKETS: [&str; 2] = ["/var/run/calico/bird.ctl", "/var/run/bird/bird.ctl"];

@@ -96,8 +96,9 @@ pub use collect::{
     Part, SHOW_PROTOCOLS_ALL, SHOW_ROUTE, SHOW_STATUS, Snapshot, Source, Unreachable, collect,
     major_version,
 };
-pub use family::{Family, peer_address_from_name, peer_type};
+pub use family::{peer_address_from_name, peer_type};
 pub use mapping::{Mapped, Outcome, Outcomes, map_snapshot, map_snapshot_within, peers};
+pub use nodestatus_api::Family;
 pub use parse::error::{ParseError, Unrecognised};
 pub use parse::reply;
 pub use parse::reply::{BirdError, FrameError, Framer, Reply};

@@ -23,12 +23,12 @@ use std::collections::HashMap;
 
 use nodestatus_api::{
     AgentStatus, BgpDaemonState, BgpDaemonStatus, BgpPeer, BgpPeerType, BgpStatus,
-    CalicoNodeStatusStatus, LearnedFrom, NodeStatusClass, Route as ApiRoute, RouteFields,
+    CalicoNodeStatusStatus, Family, LearnedFrom, NodeStatusClass, Route as ApiRoute, RouteFields,
     RouteSourceType, RouteStatus, RouteType, RoutesTruncated,
 };
 
 use crate::collect::{Daemon, Part, Snapshot, Source};
-use crate::family::{Family, peer_address_from_name, peer_type};
+use crate::family::{peer_address_from_name, peer_type};
 use crate::parse::show_protocols::Protocol;
 use crate::parse::show_route::RouteKind;
 
@@ -119,28 +119,32 @@ impl Mapped {
             if failed(NodeStatusClass::Agent, family)
                 && let Some(agent) = status.agent.as_mut()
             {
-                *daemon_mut(agent, family) = last
+                *agent.daemon_mut(family) = last
                     .and_then(|l| l.agent.as_ref())
-                    .map(|old| daemon_ref(old, family).clone())
+                    .map(|old| old.daemon(family).clone())
                     .unwrap_or_default();
             }
             if failed(NodeStatusClass::Bgp, family)
                 && let Some(bgp) = status.bgp.as_mut()
             {
                 match last.and_then(|l| l.bgp.as_ref()) {
-                    Some(old) => copy_bgp_family(bgp, old, family),
+                    Some(old) => {
+                        let (established, not_established) = old.counts(family);
+                        bgp.set_counts(family, established, not_established);
+                        *bgp.peers_mut(family) = old.peers(family).to_vec();
+                    }
                     None => bgp_unknown = true,
                 }
             }
             if failed(NodeStatusClass::Routes, family) {
                 let old = last
                     .and_then(|l| l.routes.as_ref())
-                    .map(|r| routes_ref(r, family).clone())
+                    .map(|r| r.routes(family).to_vec())
                     .unwrap_or_default();
-                *routes_mut(
-                    status.routes.get_or_insert_with(RouteStatus::default),
-                    family,
-                ) = old;
+                *status
+                    .routes
+                    .get_or_insert_with(RouteStatus::default)
+                    .routes_mut(family) = old;
             }
         }
         if bgp_unknown {
@@ -164,49 +168,6 @@ impl Mapped {
     }
 }
 
-fn daemon_mut(agent: &mut AgentStatus, family: Family) -> &mut BgpDaemonStatus {
-    match family {
-        Family::V4 => &mut agent.bird_v4,
-        Family::V6 => &mut agent.bird_v6,
-    }
-}
-
-fn daemon_ref(agent: &AgentStatus, family: Family) -> &BgpDaemonStatus {
-    match family {
-        Family::V4 => &agent.bird_v4,
-        Family::V6 => &agent.bird_v6,
-    }
-}
-
-fn routes_mut(routes: &mut RouteStatus, family: Family) -> &mut Vec<ApiRoute> {
-    match family {
-        Family::V4 => &mut routes.routes_v4,
-        Family::V6 => &mut routes.routes_v6,
-    }
-}
-
-fn routes_ref(routes: &RouteStatus, family: Family) -> &Vec<ApiRoute> {
-    match family {
-        Family::V4 => &routes.routes_v4,
-        Family::V6 => &routes.routes_v6,
-    }
-}
-
-fn copy_bgp_family(bgp: &mut BgpStatus, old: &BgpStatus, family: Family) {
-    match family {
-        Family::V4 => {
-            bgp.number_established_v4 = old.number_established_v4;
-            bgp.number_not_established_v4 = old.number_not_established_v4;
-            bgp.peers_v4 = old.peers_v4.clone();
-        }
-        Family::V6 => {
-            bgp.number_established_v6 = old.number_established_v6;
-            bgp.number_not_established_v6 = old.number_not_established_v6;
-            bgp.peers_v6 = old.peers_v6.clone();
-        }
-    }
-}
-
 /// Maps a snapshot to the status for `classes` (other classes are left out even when the
 /// snapshot has them, so one collection can serve resources asking for different classes).
 pub fn map_snapshot(snapshot: &Snapshot, classes: &[NodeStatusClass]) -> Mapped {
@@ -227,7 +188,7 @@ pub fn map_snapshot_within(
         let mut agent = AgentStatus::default();
         for family in Family::ALL {
             let (daemon, outcome) = agent_status(snapshot.source(family));
-            *daemon_mut(&mut agent, family) = daemon;
+            *agent.daemon_mut(family) = daemon;
             outcomes.set(NodeStatusClass::Agent, family, outcome);
         }
         status.agent = Some(agent);
@@ -253,18 +214,8 @@ pub fn map_snapshot_within(
             };
             let established = u32::try_from(established).unwrap_or(u32::MAX);
             let not_established = u32::try_from(peers.len()).unwrap_or(u32::MAX) - established;
-            match family {
-                Family::V4 => {
-                    bgp.number_established_v4 = established;
-                    bgp.number_not_established_v4 = not_established;
-                    bgp.peers_v4 = peers;
-                }
-                Family::V6 => {
-                    bgp.number_established_v6 = established;
-                    bgp.number_not_established_v6 = not_established;
-                    bgp.peers_v6 = peers;
-                }
-            }
+            bgp.set_counts(family, established, not_established);
+            *bgp.peers_mut(family) = peers;
             outcomes.set(NodeStatusClass::Bgp, family, outcome);
         }
         status.bgp = Some(bgp);

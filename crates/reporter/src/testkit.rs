@@ -14,7 +14,7 @@ use nodestatus_bird::{
     parse_status,
 };
 
-use crate::core::{Now, rfc3339_seconds};
+use crate::core::Now;
 
 /// Every class.
 pub(crate) const ALL: &[NodeStatusClass] = &NodeStatusClass::ALL;
@@ -139,7 +139,7 @@ pub(crate) fn written(
     now: Now,
 ) -> CalicoNodeStatusStatus {
     let mut status = map_snapshot(snapshot, classes).merge_last_good(None);
-    status.last_updated = Some(rfc3339_seconds(now.wall));
+    status.last_updated = Some(nodestatus_api::last_updated_at(now.wall));
     status
 }
 

@@ -146,10 +146,7 @@ pub(crate) fn routes_table(snapshot: &Snapshot, family: Family) -> String {
             Part::Collected(_) => {
                 let status = map_snapshot(snapshot, &[NodeStatusClass::Routes]).status;
                 let routes = status.routes.unwrap_or_default();
-                let list = match family {
-                    Family::V4 => routes.routes_v4,
-                    Family::V6 => routes.routes_v6,
-                };
+                let list = routes.routes(family);
                 let mut t = table(&[
                     "TYPE",
                     "DESTINATION",
@@ -158,7 +155,7 @@ pub(crate) fn routes_table(snapshot: &Snapshot, family: Family) -> String {
                     "SOURCE",
                     "PEER",
                 ]);
-                for r in &list {
+                for r in list {
                     t.add_row(vec![
                         match r.route_type {
                             Some(RouteType::Fib) => "FIB",

@@ -56,11 +56,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     require_a_daemon(&snapshot)?;
     let mapped = map_snapshot(&snapshot, &classes);
     let mut status = mapped.merge_last_good(None);
-    status.last_updated = Some(
-        jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
-    );
+    status.last_updated = Some(nodestatus_api::last_updated_at(jiff::Timestamp::now()));
 
     for family in nodestatus_bird::Family::ALL {
         let nodestatus_bird::Source::Daemon(d) = snapshot.source(family) else {
