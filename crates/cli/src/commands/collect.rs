@@ -58,13 +58,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let mut status = mapped.merge_last_good(None);
     status.last_updated = Some(nodestatus_api::last_updated_at(jiff::Timestamp::now()));
 
-    for family in nodestatus_bird::Family::ALL {
+    for family in snapshot.families_once_per_daemon() {
         let nodestatus_bird::Source::Daemon(d) = snapshot.source(family) else {
             continue;
         };
-        if family == nodestatus_bird::Family::V6 && d.serves_both_families() {
-            continue;
-        }
         for (command, unrecognised) in d.unrecognised() {
             eprintln!(
                 "warning: node {}: BIRD at {}, `{command}`: {unrecognised}",
