@@ -148,13 +148,7 @@ impl EtcdStore {
     /// Fails with `TooLarge` when the write request would exceed etcd's limit.
     fn check_size(&self, name: &str, value: &[u8]) -> Result<usize> {
         let size = value.len() + key(name).len() + REQUEST_OVERHEAD;
-        if size > self.max_request_bytes {
-            return Err(StoreError::TooLarge {
-                name: name.into(),
-                size,
-                limit: self.max_request_bytes,
-            });
-        }
+        StoreError::check_size(name, size, self.max_request_bytes)?;
         Ok(size)
     }
 

@@ -171,6 +171,19 @@ impl StoreError {
         }
     }
 
+    /// `TooLarge` when a write of `size` bytes (as the backend counts them) exceeds its
+    /// `limit`. Backends call it before a write is sent.
+    pub fn check_size(name: &str, size: usize, limit: usize) -> Result<()> {
+        if size > limit {
+            return Err(StoreError::TooLarge {
+                name: name.to_owned(),
+                size,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
     /// `Invalid`, with every problem [`nodestatus_api::validate`] finds, unless `obj` is
     /// valid. Backends call it before anything is stored.
     pub fn check_valid(obj: &CalicoNodeStatus) -> Result<()> {
