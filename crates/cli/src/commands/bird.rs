@@ -4,7 +4,7 @@
 use nodestatus_api::NodeStatusClass;
 use nodestatus_bird::{Family, collect};
 
-use crate::commands::bird_args::{BirdSockets, collect_options, require_a_daemon};
+use crate::commands::bird_args::{BirdSockets, BirdTimeout, require_a_daemon};
 use crate::commands::bird_tables;
 use crate::output::print;
 
@@ -18,9 +18,8 @@ pub(crate) struct Args {
     #[command(flatten)]
     sockets: BirdSockets,
 
-    /// Seconds BIRD may stay silent before a reply is complete.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    timeout_seconds: u64,
+    #[command(flatten)]
+    timeout: BirdTimeout,
 }
 
 /// One of the tables.
@@ -50,7 +49,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let snapshot = collect(
         &args.sockets.endpoints(),
         &classes,
-        &collect_options(args.timeout_seconds),
+        &args.timeout.collect_options(),
     )
     .await;
     require_a_daemon(&snapshot)?;

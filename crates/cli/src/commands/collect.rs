@@ -6,7 +6,7 @@ use nodestatus_api::NodeStatusClass;
 use nodestatus_bird::{Outcome, collect, map_snapshot};
 
 use crate::commands::agent::node_name;
-use crate::commands::bird_args::{BirdSockets, collect_options, require_a_daemon};
+use crate::commands::bird_args::{BirdSockets, BirdTimeout, require_a_daemon};
 use crate::output::print;
 
 /// Collect status from BIRD once and print it.
@@ -24,9 +24,8 @@ pub(crate) struct Args {
     #[command(flatten)]
     sockets: BirdSockets,
 
-    /// Seconds BIRD may stay silent before a reply is complete.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    timeout_seconds: u64,
+    #[command(flatten)]
+    timeout: BirdTimeout,
 
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Yaml)]
@@ -50,7 +49,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let snapshot = collect(
         &args.sockets.endpoints(),
         &classes,
-        &collect_options(args.timeout_seconds),
+        &args.timeout.collect_options(),
     )
     .await;
     require_a_daemon(&snapshot)?;

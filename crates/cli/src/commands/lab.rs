@@ -605,7 +605,7 @@ fn node_row(node: &Node, obj: Option<&CalicoNodeStatus>, now: Timestamp) -> Vec<
             None => "running".to_string(),
         },
         Some(_) => "exited".to_string(),
-        None => "<none>".to_string(),
+        None => columns::NONE.to_string(),
     };
     vec![
         node.name.clone(),
