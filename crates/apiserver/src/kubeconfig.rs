@@ -8,7 +8,11 @@ use serde_json::json;
 pub const CONTEXT: &str = "nodestatus";
 
 /// The kubeconfig as YAML.
-pub fn kubeconfig(server: &str, ca_pem: &str, token: Option<&str>) -> String {
+pub fn kubeconfig(
+    server: &str,
+    ca_pem: &str,
+    token: Option<&str>,
+) -> Result<String, nodestatus_api::WriteError> {
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     let mut user = json!({});
     if let Some(token) = token {

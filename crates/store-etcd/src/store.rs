@@ -197,7 +197,8 @@ impl EtcdStore {
         obj: &CalicoNodeStatus,
         revision: i64,
     ) -> Result<i64> {
-        let value = encode(obj);
+        let value =
+            encode(obj).map_err(|e| StoreError::internal(format!("encoding {name:?}"), e))?;
         let size = self.check_size(name, &value)?;
         let key = key(name);
         let txn = Txn::new()
@@ -317,7 +318,8 @@ impl Datastore for EtcdStore {
         let mut stored = obj.clone();
         stamp_new(&mut stored, Timestamp::now());
         stored.metadata.resource_version = None;
-        let value = encode(&stored);
+        let value =
+            encode(&stored).map_err(|e| StoreError::internal(format!("encoding {name:?}"), e))?;
         let size = self.check_size(&name, &value)?;
         let key = key(&name);
         let txn = Txn::new()

@@ -89,7 +89,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     print(&match args.output {
         Format::Yaml => nodestatus_api::to_yaml(
             &serde_json::to_value(&status).context("writing the status as YAML")?,
-        ),
+        )?,
         Format::Json => {
             serde_json::to_string_pretty(&status).context("writing the status as JSON")? + "\n"
         }
