@@ -27,6 +27,7 @@
 //!   order, and a `Deleted` for each object that vanished meanwhile, so no delete is lost and
 //!   resource versions never go backwards.
 
+pub mod backoff;
 mod resync;
 
 use std::fmt;
