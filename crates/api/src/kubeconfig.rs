@@ -6,7 +6,12 @@ use base64::Engine;
 use serde_json::json;
 
 /// The kubeconfig as YAML; `context` names its cluster, user and context.
-pub fn kubeconfig(context: &str, server: &str, ca_pem: &str, token: Option<&str>) -> String {
+pub fn kubeconfig(
+    context: &str,
+    server: &str,
+    ca_pem: &str,
+    token: Option<&str>,
+) -> Result<String, crate::WriteError> {
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     let mut user = json!({});
     if let Some(token) = token {

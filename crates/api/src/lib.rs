@@ -20,15 +20,17 @@
 pub mod columns;
 mod crd;
 mod document;
+mod family;
 pub mod kubeconfig;
 mod types;
 mod validation;
 
 pub use crd::{crd, crd_yaml};
 pub use document::{
-    ApiVersion, Document, DocumentError, DocumentsError, MAX_DEPTH, MAX_DOCUMENT_BYTES, decode,
-    list_value, parse_documents, read_bounded, to_json, to_value, to_yaml,
+    ApiVersion, Document, DocumentError, DocumentsError, MAX_DEPTH, MAX_DOCUMENT_BYTES, WriteError,
+    decode, list_value, parse_documents, read_bounded, to_json, to_value, to_yaml,
 };
+pub use family::Family;
 pub use types::*;
 pub use validation::{
     FieldError, ValidationErrors, dns1123_subdomain, validate, validate_document, warnings,

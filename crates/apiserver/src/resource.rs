@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use nodestatus_api::{ApiVersion, CalicoNodeStatus, KIND, V3_API_VERSION, decode, to_value};
 use nodestatus_store::{Change, Datastore, StoreError};
 use serde::Deserialize;
@@ -70,8 +70,8 @@ fn params(result: ParamsResult) -> Result<Params, ApiError> {
 }
 
 /// The object as served: `projectcalico.org/v3`.
-pub(crate) fn wire(obj: &CalicoNodeStatus) -> Value {
-    to_value(obj, ApiVersion::V3)
+pub(crate) fn wire(obj: &CalicoNodeStatus) -> Result<Value, ApiError> {
+    to_value(obj, ApiVersion::V3).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 fn object_response(code: StatusCode, obj: &CalicoNodeStatus, headers: &HeaderMap) -> Response {
@@ -82,7 +82,10 @@ fn object_response(code: StatusCode, obj: &CalicoNodeStatus, headers: &HeaderMap
             &table::table(std::slice::from_ref(obj), rv, None, true),
         );
     }
-    json_response(code, &wire(obj))
+    match wire(obj) {
+        Ok(value) => json_response(code, &value),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Reads a request body (JSON, or YAML when the Content-Type says so).
@@ -205,7 +208,7 @@ pub(crate) async fn list(
         "apiVersion": V3_API_VERSION,
         "kind": format!("{KIND}List"),
         "metadata": metadata,
-        "items": items.iter().map(wire).collect::<Vec<_>>(),
+        "items": items.iter().map(wire).collect::<Result<Vec<_>, _>>()?,
     });
     Ok(json_response(StatusCode::OK, &list))
 }
@@ -383,7 +386,7 @@ pub(crate) async fn patch(
             .resource_version
             .clone()
             .unwrap_or_default();
-        let mut value = wire(&current);
+        let mut value = wire(&current)?;
         kind.apply(&mut value, &patch)?;
         let patched = decode_object(value, params.strict())?;
         check_name(&name, &patched)?;

@@ -238,7 +238,8 @@ impl ControlPlane {
         let ca = std::fs::read_to_string(self.pki.ca_cert())
             .map_err(|e| io(format!("reading {}", self.pki.ca_cert().display()), e))?;
         let text =
-            nodestatus_api::kubeconfig::kubeconfig("nodestatus-k8s", &self.url(), &ca, token);
+            nodestatus_api::kubeconfig::kubeconfig("nodestatus-k8s", &self.url(), &ca, token)
+                .map_err(|e| io("writing a kubeconfig", std::io::Error::other(e)))?;
         std::fs::write(path, text).map_err(|e| io(format!("writing {}", path.display()), e))
     }
 

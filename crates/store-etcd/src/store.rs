@@ -148,13 +148,7 @@ impl EtcdStore {
     /// Fails with `TooLarge` when the write request would exceed etcd's limit.
     fn check_size(&self, name: &str, value: &[u8]) -> Result<usize> {
         let size = value.len() + key(name).len() + REQUEST_OVERHEAD;
-        if size > self.max_request_bytes {
-            return Err(StoreError::TooLarge {
-                name: name.into(),
-                size,
-                limit: self.max_request_bytes,
-            });
-        }
+        StoreError::check_size(name, size, self.max_request_bytes)?;
         Ok(size)
     }
 
@@ -203,7 +197,8 @@ impl EtcdStore {
         obj: &CalicoNodeStatus,
         revision: i64,
     ) -> Result<i64> {
-        let value = encode(obj);
+        let value =
+            encode(obj).map_err(|e| StoreError::internal(format!("encoding {name:?}"), e))?;
         let size = self.check_size(name, &value)?;
         let key = key(name);
         let txn = Txn::new()
@@ -323,7 +318,8 @@ impl Datastore for EtcdStore {
         let mut stored = obj.clone();
         stamp_new(&mut stored, Timestamp::now());
         stored.metadata.resource_version = None;
-        let value = encode(&stored);
+        let value =
+            encode(&stored).map_err(|e| StoreError::internal(format!("encoding {name:?}"), e))?;
         let size = self.check_size(&name, &value)?;
         let key = key(&name);
         let txn = Txn::new()

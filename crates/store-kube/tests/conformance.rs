@@ -58,7 +58,8 @@ async fn fixture() -> KubeFixture {
     let plane = ControlPlane::start_temporary()
         .await
         .unwrap_or_else(|e| panic!("starting the control plane: {e}"));
-    kubectl(&plane, &["apply", "-f", "-"], &nodestatus_api::crd_yaml());
+    let crd = nodestatus_api::crd_yaml().unwrap_or_else(|e| panic!("the CRD as YAML: {e}"));
+    kubectl(&plane, &["apply", "-f", "-"], &crd);
     kubectl(
         &plane,
         &[

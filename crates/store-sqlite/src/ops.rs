@@ -514,27 +514,11 @@ fn log_event(
 }
 
 fn check_version(name: &str, expected: &str, revision: i64) -> Result<()> {
-    let actual = revision.to_string();
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict {
-            name: name.to_owned(),
-            expected: expected.to_owned(),
-            actual,
-        })
-    }
+    StoreError::check_version(name, Some(expected), &revision.to_string())
 }
 
 fn check_size(limits: &Limits, name: &str, object: &str) -> Result<()> {
-    if object.len() > limits.max_object_bytes {
-        return Err(StoreError::TooLarge {
-            name: name.to_owned(),
-            size: object.len(),
-            limit: limits.max_object_bytes,
-        });
-    }
-    Ok(())
+    StoreError::check_size(name, object.len(), limits.max_object_bytes)
 }
 
 fn not_found(name: &str) -> StoreError {

@@ -31,6 +31,7 @@
 //!   order, and a `Deleted` for each object that vanished meanwhile, so no delete is lost and
 //!   resource versions never go backwards.
 
+pub mod backoff;
 mod change;
 mod resync;
 
@@ -176,6 +177,19 @@ impl StoreError {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// `TooLarge` when a write of `size` bytes (as the backend counts them) exceeds its
+    /// `limit`. Backends call it before a write is sent.
+    pub fn check_size(name: &str, size: usize, limit: usize) -> Result<()> {
+        if size > limit {
+            return Err(StoreError::TooLarge {
+                name: name.to_owned(),
+                size,
+                limit,
+            });
+        }
+        Ok(())
     }
 
     /// `Invalid`, with every problem [`nodestatus_api::validate`] finds, unless `obj` is

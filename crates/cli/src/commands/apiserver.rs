@@ -109,7 +109,7 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
                 &server.url(),
                 &cert.cert_pem,
                 tokens.first(),
-            ))
+            )?)
         }
         None => run_server(args.server, datastore).await,
     }

@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
-use crate::error::{ParseError, Unrecognised};
-use crate::reply::Reply;
+use crate::parse::error::{ParseError, Unrecognised};
+use crate::parse::reply::Reply;
 
 /// BIRD's `show status`, strings as BIRD prints them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -91,7 +91,7 @@ pub fn parse_status(reply: &Reply) -> Result<Status, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reply::BirdError;
+    use crate::parse::reply::BirdError;
 
     fn parse(text: &str) -> Result<Status, ParseError> {
         parse_status(&Reply::from_bytes(text).unwrap())
@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn bird_1_6_status() {
         let status = parse(include_str!(
-            "../tests/fixtures/loopback-bird1.6/a-bird-show_status.txt"
+            "../../tests/fixtures/loopback-bird1.6/a-bird-show_status.txt"
         ))
         .unwrap();
         assert_eq!(
@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn bird_2_status_has_hostname_and_milliseconds() {
         let status = parse(include_str!(
-            "../tests/fixtures/loopback-bird2/c-bird-show_status.txt"
+            "../../tests/fixtures/loopback-bird2/c-bird-show_status.txt"
         ))
         .unwrap();
         assert_eq!(status.version, "2.0.12");

@@ -3,10 +3,7 @@
 
 use comfy_table::{ContentLineStyle, LineStyle, Table, TableStyle};
 use nodestatus_api::{BgpPeerType, NodeStatusClass, RouteSourceType, RouteType};
-
-use crate::collect::{Part, Snapshot, Source};
-use crate::family::Family;
-use crate::mapping::{map_snapshot, peers};
+use nodestatus_bird::{Family, Part, Snapshot, Source, Status, map_snapshot, peers};
 
 /// `calicoctl`'s ASCII frame: `+---+` borders, `|` columns, no lines between rows.
 const STYLE: TableStyle = TableStyle::new()
@@ -31,7 +28,7 @@ fn titled(title: String, body: Result<Table, String>) -> String {
 }
 
 /// The daemon status of both families: state, version, router ID, times, socket.
-pub fn status_table(snapshot: &Snapshot) -> String {
+pub(crate) fn status_table(snapshot: &Snapshot) -> String {
     let mut t = table(&[
         "FAMILY",
         "STATE",
@@ -56,9 +53,8 @@ pub fn status_table(snapshot: &Snapshot) -> String {
             ],
             Source::Daemon(d) => {
                 let s = d.status.collected();
-                let field = |f: fn(&crate::status::Status) -> Option<&String>| {
-                    s.and_then(f).cloned().unwrap_or_default()
-                };
+                let field =
+                    |f: fn(&Status) -> Option<&String>| s.and_then(f).cloned().unwrap_or_default();
                 let state = match &d.status {
                     Part::Failed(e) => format!("Ready ({e})"),
                     _ => "Ready".to_owned(),
@@ -92,7 +88,7 @@ fn peer_type_label(t: Option<BgpPeerType>) -> &'static str {
 
 /// The Calico BGP peers of one family: address, type, protocol state, since, BGP state and
 /// reason (as `calicoctl node status` shows them).
-pub fn peers_table(snapshot: &Snapshot, family: Family) -> String {
+pub(crate) fn peers_table(snapshot: &Snapshot, family: Family) -> String {
     let title = format!("{family} BGP status");
     let body = match snapshot.source(family) {
         Source::Unreachable(u) => Err(format!("BIRD unreachable: {u}")),
@@ -142,7 +138,7 @@ fn source_label(t: Option<RouteSourceType>) -> &'static str {
 }
 
 /// The routes of one family as the status reports them (one row per next hop).
-pub fn routes_table(snapshot: &Snapshot, family: Family) -> String {
+pub(crate) fn routes_table(snapshot: &Snapshot, family: Family) -> String {
     let title = format!("{family} routes");
     let body = match snapshot.source(family) {
         Source::Unreachable(u) => Err(format!("BIRD unreachable: {u}")),
@@ -150,10 +146,7 @@ pub fn routes_table(snapshot: &Snapshot, family: Family) -> String {
             Part::Collected(_) => {
                 let status = map_snapshot(snapshot, &[NodeStatusClass::Routes]).status;
                 let routes = status.routes.unwrap_or_default();
-                let list = match family {
-                    Family::V4 => routes.routes_v4,
-                    Family::V6 => routes.routes_v6,
-                };
+                let list = routes.routes(family);
                 let mut t = table(&[
                     "TYPE",
                     "DESTINATION",
@@ -162,7 +155,7 @@ pub fn routes_table(snapshot: &Snapshot, family: Family) -> String {
                     "SOURCE",
                     "PEER",
                 ]);
-                for r in &list {
+                for r in list {
                     t.add_row(vec![
                         match r.route_type {
                             Some(RouteType::Fib) => "FIB",
@@ -194,12 +187,9 @@ mod tests {
     use std::path::PathBuf;
     use std::sync::Arc;
 
+    use nodestatus_bird::{Daemon, Reply, RouteTable, Unreachable, parse_protocols, parse_status};
+
     use super::*;
-    use crate::collect::{Daemon, Unreachable};
-    use crate::protocols::parse_protocols;
-    use crate::reply::Reply;
-    use crate::routes::RouteTable;
-    use crate::status::parse_status;
 
     fn snapshot() -> Snapshot {
         let reply = |t: &str| Reply::from_bytes(t).unwrap();
@@ -208,19 +198,19 @@ mod tests {
             version: "2.0.12".into(),
             status: Part::Collected(
                 parse_status(&reply(include_str!(
-                    "../tests/fixtures/loopback-bird2/c-bird-show_status.txt"
+                    "../../../bird/tests/fixtures/loopback-bird2/c-bird-show_status.txt"
                 )))
                 .unwrap(),
             ),
             protocols: Part::Collected(
                 parse_protocols(&reply(include_str!(
-                    "../tests/fixtures/loopback-bird2/c-bird-show_protocols_all.txt"
+                    "../../../bird/tests/fixtures/loopback-bird2/c-bird-show_protocols_all.txt"
                 )))
                 .unwrap(),
             ),
             routes: Part::Collected(
                 RouteTable::parse(reply(include_str!(
-                    "../tests/fixtures/loopback-bird2/c-bird-show_route.txt"
+                    "../../../bird/tests/fixtures/loopback-bird2/c-bird-show_route.txt"
                 )))
                 .unwrap(),
             ),

@@ -376,7 +376,7 @@ mod tests {
     use super::*;
 
     const PROTOCOLS_ALL: &str =
-        include_str!("../tests/fixtures/loopback-bird1.6/a-bird-show_protocols_all.txt");
+        include_str!("../../tests/fixtures/loopback-bird1.6/a-bird-show_protocols_all.txt");
 
     fn codes(reply: &Reply) -> Vec<(usize, u16, &str)> {
         reply.lines().map(|l| (l.number, l.code, l.text)).collect()

@@ -1,7 +1,7 @@
 //! The error every parser returns: BIRD's own error reply, or the line that could not be
 //! understood, with its number and text.
 
-use crate::reply::{BirdError, Line};
+use crate::parse::reply::{BirdError, Line};
 
 /// A reply could not be turned into typed values.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
