@@ -28,7 +28,7 @@ use crate::errors::{Failure, Op, classify, to_store_error};
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// TCP/TLS connect timeout to the API server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How many times `update_spec` and `delete` without an expected version re-read the object
+/// How many times `delete` without an expected version re-reads the object
 /// after losing a race with another writer before giving up with `Conflict`.
 const ATTEMPTS: usize = 5;
 /// How long `delete` waits for the DELETED event that carries the deletion's resourceVersion.
@@ -589,29 +589,20 @@ impl Datastore for KubeStore {
                 .await
                 .map(served);
         }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current = self.inner.get(name).await?;
-            let actual = version(&current);
-            StoreError::check_version(name, expected_version, &actual)?;
-            // The whole object goes back (status kept, labels and annotations as the change
-            // says); the resourceVersion in it makes the replace compare-and-swap. The API
-            // server keeps metadata.generation itself: it goes back as read.
-            let mut updated = current;
-            let generation = updated.metadata.generation;
-            change.apply(&mut updated);
-            updated.metadata.generation = generation;
-            match self.inner.replace(&updated, &context).await {
-                Ok(obj) => return Ok(served(obj)),
-                // Without an expected version, lost races are retried on the fresh object.
-                Err((Failure::Conflict, _)) if expected_version.is_none() && attempt < ATTEMPTS => {
-                }
-                Err((Failure::Conflict, _)) => {
-                    return Err(self.inner.conflict(name, &actual).await);
-                }
-                Err((_, e)) => return Err(e),
-            }
+        let current = self.inner.get(name).await?;
+        let actual = version(&current);
+        StoreError::check_version(name, expected_version, &actual)?;
+        // The whole object goes back (status kept, labels and annotations as the change says);
+        // the resourceVersion in it makes the replace compare-and-swap. The API server keeps
+        // metadata.generation itself: it goes back as read.
+        let mut updated = current;
+        let generation = updated.metadata.generation;
+        change.apply(&mut updated);
+        updated.metadata.generation = generation;
+        match self.inner.replace(&updated, &context).await {
+            Ok(obj) => Ok(served(obj)),
+            Err((Failure::Conflict, _)) => Err(self.inner.conflict(name, &actual).await),
+            Err((_, e)) => Err(e),
         }
     }
 
