@@ -389,6 +389,9 @@ async fn calicos_documented_flow_works_through_kubernetes_with_our_apiserver_agg
             .arg(&cert_file)
             .arg("--tls-private-key-file")
             .arg(&key_file)
+            // Only the front proxy (kube-apiserver's aggregation layer) gets in: no token file.
+            .arg("--requestheader-client-ca-file")
+            .arg(plane.pki().front_proxy_ca_cert())
             .args(["--datastore-type", "sqlite", "--sqlite-path"])
             .arg(&db)
             .env("NODESTATUS_CONTEXT_FILE", dir.join("context.json"))
@@ -456,4 +459,29 @@ async fn calicos_documented_flow_works_through_kubernetes_with_our_apiserver_agg
         .await
         .expect("stored through the aggregated API");
     assert_eq!(stored.spec, served.spec);
+
+    // Straight to our server, without the front proxy's certificate: refused.
+    let direct = dir.join("direct.kubeconfig");
+    // (A token kubectl sends, as a client without credentials would be prompted for a password.)
+    plane
+        .write_kubeconfig(&direct, Some("not-a-token"))
+        .expect("kubeconfig");
+    let refused = kubectl(
+        &direct,
+        &[
+            &format!("--server=https://127.0.0.1:{port}"),
+            "get",
+            "caliconodestatus",
+        ],
+        "",
+    );
+    assert!(!refused.ok);
+    // kubectl's words for a 401.
+    assert!(
+        refused
+            .stderr
+            .contains("the server has asked for the client to provide credentials"),
+        "{}",
+        refused.stderr
+    );
 }
