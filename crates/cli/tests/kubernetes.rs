@@ -72,6 +72,26 @@ async fn the_agent_under_the_generated_rbac_writes_status_only_and_sees_only_its
         ],
         "",
     );
+    // The aggregated API server's manifest is one the real server accepts, every object.
+    let dry_run = kubectl_ok(
+        &admin,
+        &[
+            "apply",
+            "--dry-run=server",
+            "-f",
+            &format!("{DEPLOY}/apiserver.yaml"),
+        ],
+        "",
+    );
+    assert_eq!(
+        dry_run.lines().count(),
+        6,
+        "ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment, Service, APIService: {dry_run}"
+    );
+    assert!(
+        dry_run.lines().all(|l| l.ends_with("(server dry run)")),
+        "{dry_run}"
+    );
     kubectl_ok(
         &admin,
         &["apply", "-f", "-"],

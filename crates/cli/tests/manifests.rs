@@ -96,7 +96,7 @@ fn image_names_the_agents_image_in_the_daemonset_and_is_refused_elsewhere() {
     for (args, error) in [
         (
             vec!["manifests", "crd", "--image", image],
-            "error: --image is for the DaemonSet: use it with `daemonset` or `all`\n",
+            "error: --image is for the DaemonSet and the API server: use it with `daemonset`, `all` or `apiserver`\n",
         ),
         (
             vec!["manifests", "daemonset", "--image", "a b"],

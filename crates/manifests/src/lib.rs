@@ -1,5 +1,6 @@
 //! The Kubernetes manifests of nodestatus, as YAML: the CRD `caliconodestatuses.crd.projectcalico.org`,
-//! the agent's least-privilege RBAC and its DaemonSet. They are built from typed `k8s-openapi`
+//! the agent's least-privilege RBAC and its DaemonSet, and `nodestatus apiserver` aggregated as
+//! `v3.projectcalico.org` (`deploy/apiserver.yaml`). They are built from typed `k8s-openapi`
 //! structs (the CRD from the `CalicoNodeStatus` types in `nodestatus-api`), never from text
 //! templates, and checked in as `deploy/crd.yaml`, `deploy/rbac.yaml` and `deploy/daemonset.yaml`.
 //! `nodestatus manifests crd|rbac|daemonset|all` prints them.
@@ -31,6 +32,7 @@
 //! example and on invalid objects; the RBAC rules compared whole; the DaemonSet's wiring
 //! (downward-API node name, datastore, sockets, probes on the listening port, security context).
 
+mod apiserver;
 mod daemonset;
 mod rbac;
 
@@ -86,6 +88,30 @@ pub fn daemonset_with_image(image: &str) -> String {
         "# The nodestatus agent on every node.\n"
     };
     format!("{header}{GENERATED}{}", to_yaml(&daemonset::object(image)))
+}
+
+/// `nodestatus apiserver` in the cluster as Calico's API server runs (ServiceAccount,
+/// ClusterRole and binding, Deployment, Service, and the `APIService` `v3.projectcalico.org`),
+/// with [`DEFAULT_IMAGE`].
+pub fn apiserver() -> String {
+    apiserver_with_image(DEFAULT_IMAGE)
+}
+
+/// [`apiserver`] running `image`.
+pub fn apiserver_with_image(image: &str) -> String {
+    let o = apiserver::objects(image);
+    format!(
+        "# `nodestatus apiserver` behind kube-apiserver's aggregation layer, serving projectcalico.org/v3\n\
+         # CalicoNodeStatus from the CRD (needs crd.yaml). Not with Calico's own API server in the same\n\
+         # cluster: both register v3.projectcalico.org. Set `image:` as for the DaemonSet.\n\
+         {GENERATED}{}---\n{}---\n{}---\n{}---\n{}---\n{}",
+        to_yaml(&o.account),
+        to_yaml(&o.role),
+        to_yaml(&o.binding),
+        to_yaml(&o.deployment),
+        to_yaml(&o.service),
+        to_yaml(&o.api_service),
+    )
 }
 
 /// The CRD, the RBAC and the DaemonSet as one multi-document YAML file, in that order.

@@ -11,6 +11,7 @@ fn deploy_files_are_the_generated_manifests() {
         ("crd.yaml", nodestatus_manifests::crd()),
         ("rbac.yaml", nodestatus_manifests::rbac()),
         ("daemonset.yaml", nodestatus_manifests::daemonset()),
+        ("apiserver.yaml", nodestatus_manifests::apiserver()),
     ];
     for (file, generated) in manifests {
         let path = dir.join(file);

@@ -12,7 +12,8 @@ pub(crate) struct Args {
     #[arg(value_enum)]
     which: Which,
 
-    /// The agent's image, for `daemonset` and `all` (default: nodestatus:latest, not published).
+    /// The image, for `daemonset`, `all` and `apiserver` (default: nodestatus:latest, not
+    /// published).
     #[arg(long, value_name = "IMAGE")]
     image: Option<String>,
 }
@@ -28,6 +29,9 @@ enum Which {
     Daemonset,
     /// All of them, as one multi-document file.
     All,
+    /// `nodestatus apiserver` aggregated as v3.projectcalico.org: ServiceAccount, ClusterRole
+    /// and binding, Deployment, Service, APIService (not part of `all`).
+    Apiserver,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -40,11 +44,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     }
     print(&match args.which {
         Which::Crd | Which::Rbac if args.image.is_some() => {
-            bail!("--image is for the DaemonSet: use it with `daemonset` or `all`")
+            bail!(
+                "--image is for the DaemonSet and the API server: use it with `daemonset`, `all` or `apiserver`"
+            )
         }
         Which::Crd => nodestatus_manifests::crd(),
         Which::Rbac => nodestatus_manifests::rbac(),
         Which::Daemonset => nodestatus_manifests::daemonset_with_image(image),
         Which::All => nodestatus_manifests::all_with_image(image),
+        Which::Apiserver => nodestatus_manifests::apiserver_with_image(image),
     })
 }
