@@ -33,6 +33,7 @@ pub(crate) fn stamp_new(obj: &mut CalicoNodeStatus, now: Timestamp) {
     obj.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
     let seconds = Timestamp::from_second(now.as_second()).unwrap_or(now);
     obj.metadata.creation_timestamp = Some(Time(seconds));
+    obj.metadata.generation = Some(nodestatus_store::FIRST_GENERATION);
 }
 
 /// The stored value: the v3 resource as JSON, without `resourceVersion` and `selfLink`

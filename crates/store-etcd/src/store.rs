@@ -10,8 +10,8 @@ use etcd_client::{
     Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 use k8s_openapi::jiff::Timestamp;
-use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
-use nodestatus_store::{Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
+use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusStatus};
+use nodestatus_store::{Change, Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
 
 use crate::config::EtcdConfig;
 use crate::error::is_too_large;
@@ -370,19 +370,19 @@ impl Datastore for EtcdStore {
         ))
     }
 
-    async fn update_spec(
+    async fn update_with(
         &self,
         name: &str,
-        spec: &CalicoNodeStatusSpec,
+        change: Change<'_>,
         expected_version: Option<&str>,
     ) -> Result<CalicoNodeStatus> {
-        StoreError::check_valid(&CalicoNodeStatus::new(name, spec.clone()))?;
+        StoreError::check_valid(&change.candidate(name))?;
         let mut last_conflict = None;
         for _ in 0..SPEC_UPDATE_ATTEMPTS {
             let mut obj = self.get(name).await?;
             let actual = obj.metadata.resource_version.clone().unwrap_or_default();
             StoreError::check_version(name, expected_version, &actual)?;
-            obj.spec = spec.clone();
+            change.apply(&mut obj);
             match self.compare_and_put(name, &obj, revision_of(&actual)).await {
                 Ok(revision) => {
                     obj.metadata.resource_version = Some(revision.to_string());

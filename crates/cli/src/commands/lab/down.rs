@@ -1,5 +1,6 @@
 //! `lab down`: stops the lab by PID, removes its namespaces and files, what it added to the
-//! datastore, and the current context when the lab set it.
+//! datastore, its Kubernetes control plane if it started one, and the current context when the
+//! lab set it.
 
 use std::path::Path;
 
@@ -26,8 +27,9 @@ pub(super) async fn down(dir: &Path) -> anyhow::Result<()> {
             .collect();
         remove_lab_datastore(&dir, &datastore, &nodes).await?;
     }
+    let had_cluster = super::cluster::stop(&dir)?;
     context::clear_if_set_by(&dir)?;
-    if was_up {
+    if was_up || had_cluster {
         print(&format!("The lab in {} is down.\n", dir.display()))
     } else {
         // Nothing to stop is not a failure: `down` must be safe to run twice.

@@ -27,6 +27,7 @@ use std::time::Duration;
 use crate::datastore::{DatastoreArgs, shell_quote};
 
 mod agents;
+mod cluster;
 mod down;
 mod status;
 mod store;

@@ -15,11 +15,12 @@ use nodestatus_lab::{BirdVersion, ExpectedNode, Lab, LabError, LabSpec, LabState
 use nodestatus_store::{Datastore, NodeFilter, StoreError};
 
 use super::agents::{agent_listen_addresses, agent_network, agent_process};
+use super::cluster;
 use super::status::summary;
 use super::store::{lab_datastore, remove_lab_datastore, write_datastore_file};
 use super::{DirArgs, POLL, lab_command, next_command, prefix_for, resource_name};
 use crate::context::{self, CurrentContext};
-use crate::datastore::DatastoreArgs;
+use crate::datastore::{DatastoreArgs, shell_quote};
 use crate::output::{Shutdown, error_text, print};
 
 #[derive(clap::Args, Debug)]
@@ -85,10 +86,17 @@ pub(super) async fn up(args: UpArgs, global: &DatastoreArgs) -> anyhow::Result<(
         datastore: datastore.clone(),
     };
     let result = tokio::select! {
-        result = up.finish(&args, &exe, &progress) => result,
+        result = async {
+            if cluster::wanted(&up.datastore) {
+                progress.say("starting a Kubernetes control plane (kube-apiserver, etcd)");
+                up.datastore.kubeconfig = Some(cluster::start(&dir).await?);
+            }
+            up.finish(&args, &exe, &progress).await
+        } => result,
         () = shutdown.recv() => Err(anyhow!("interrupted")),
     };
     progress.clear();
+    let datastore = up.datastore.clone();
     match result {
         Ok(store) => {
             let state = up.keep().context("the lab is gone")?;
@@ -115,8 +123,15 @@ pub(super) async fn up(args: UpArgs, global: &DatastoreArgs) -> anyhow::Result<(
                     next_command(&datastore, "get -o yaml")?,
                 ),
             };
+            let kubectl = match &datastore.kubeconfig {
+                Some(kubeconfig) if kubeconfig.starts_with(&dir) => format!(
+                    "  kubectl --kubeconfig {} get caliconodestatuses.crd.projectcalico.org\n",
+                    shell_quote(&kubeconfig.to_string_lossy())
+                ),
+                _ => String::new(),
+            };
             print(&format!(
-                "\nThe lab is up ({:.1} s). {context_line}\nNext:\n  {get}\n  {}\n  {}\n",
+                "\nThe lab is up ({:.1} s). {context_line}\nNext:\n  {get}\n{kubectl}  {}\n  {}\n",
                 started.elapsed().as_secs_f64(),
                 lab_command("status", &dir),
                 lab_command("down", &dir),
@@ -268,7 +283,9 @@ impl Up {
             nodes = lab.nodes().iter().map(|n| n.name.clone()).collect();
             tokio::task::spawn_blocking(move || lab.down()).await??;
         }
-        remove_lab_datastore(&self.dir, &self.datastore, &nodes).await
+        remove_lab_datastore(&self.dir, &self.datastore, &nodes).await?;
+        cluster::stop(&self.dir)?;
+        Ok(())
     }
 }
 
