@@ -55,7 +55,9 @@ fn resource(name: &str, node: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_under_the_generated_rbac_writes_status_only_and_sees_only_its_node() {
-    let plane = ControlPlane::start_temporary().await.expect("control plane");
+    let plane = ControlPlane::start_temporary()
+        .await
+        .expect("control plane");
     let admin = plane.admin_kubeconfig();
     for file in ["crd.yaml", "rbac.yaml"] {
         kubectl_ok(&admin, &["apply", "-f", &format!("{DEPLOY}/{file}")], "");
@@ -73,7 +75,11 @@ async fn the_agent_under_the_generated_rbac_writes_status_only_and_sees_only_its
     kubectl_ok(
         &admin,
         &["apply", "-f", "-"],
-        &format!("{}---\n{}", resource("status-a", "node-a"), resource("status-b", "node-b")),
+        &format!(
+            "{}---\n{}",
+            resource("status-a", "node-a"),
+            resource("status-b", "node-b")
+        ),
     );
 
     // The agent's credentials: a real service-account token for the generated ServiceAccount.
@@ -91,13 +97,26 @@ async fn the_agent_under_the_generated_rbac_writes_status_only_and_sees_only_its
         all.extend_from_slice(args);
         kubectl(&agent, &all, "").stdout.trim().to_owned()
     };
-    assert_eq!(can_i(&["watch", "caliconodestatuses.crd.projectcalico.org"]), "yes");
     assert_eq!(
-        can_i(&["update", "caliconodestatuses.crd.projectcalico.org", "--subresource=status"]),
+        can_i(&["watch", "caliconodestatuses.crd.projectcalico.org"]),
         "yes"
     );
-    assert_eq!(can_i(&["update", "caliconodestatuses.crd.projectcalico.org"]), "no");
-    assert_eq!(can_i(&["create", "caliconodestatuses.crd.projectcalico.org"]), "no");
+    assert_eq!(
+        can_i(&[
+            "update",
+            "caliconodestatuses.crd.projectcalico.org",
+            "--subresource=status"
+        ]),
+        "yes"
+    );
+    assert_eq!(
+        can_i(&["update", "caliconodestatuses.crd.projectcalico.org"]),
+        "no"
+    );
+    assert_eq!(
+        can_i(&["create", "caliconodestatuses.crd.projectcalico.org"]),
+        "no"
+    );
     let refused = kubectl(
         &agent,
         &[
@@ -148,18 +167,32 @@ async fn the_agent_under_the_generated_rbac_writes_status_only_and_sees_only_its
         ..Default::default()
     };
     let a_version = store
-        .write_status("status-a", &status, a.metadata.resource_version.as_deref().unwrap_or_default())
+        .write_status(
+            "status-a",
+            &status,
+            a.metadata.resource_version.as_deref().unwrap_or_default(),
+        )
         .await
         .expect("the agent writes status");
     // Another node's object changes: the agent's watch must not hear of it.
     kubectl_ok(
         &admin,
-        &["annotate", "caliconodestatuses.crd.projectcalico.org", "status-b", "seen=no"],
+        &[
+            "annotate",
+            "caliconodestatuses.crd.projectcalico.org",
+            "status-b",
+            "seen=no",
+        ],
         "",
     );
     kubectl_ok(
         &admin,
-        &["annotate", "caliconodestatuses.crd.projectcalico.org", "status-a", "seen=yes"],
+        &[
+            "annotate",
+            "caliconodestatuses.crd.projectcalico.org",
+            "status-a",
+            "seen=yes",
+        ],
         "",
     );
     let mut seen = Vec::new();
@@ -178,7 +211,10 @@ async fn the_agent_under_the_generated_rbac_writes_status_only_and_sees_only_its
         });
     }
     assert_eq!(seen[0], ("status-a".to_owned(), a_version));
-    assert_eq!(seen[1].0, "status-a", "the second event is status-a's annotation, never status-b");
+    assert_eq!(
+        seen[1].0, "status-a",
+        "the second event is status-a's annotation, never status-b"
+    );
 
     let spec_change = store
         .update_spec("status-a", &a.spec, None)
@@ -188,7 +224,10 @@ async fn the_agent_under_the_generated_rbac_writes_status_only_and_sees_only_its
         matches!(spec_change, StoreError::Internal { .. }),
         "{spec_change:?}"
     );
-    assert!(spec_change.to_string().contains("forbidden"), "{spec_change}");
+    assert!(
+        spec_change.to_string().contains("forbidden"),
+        "{spec_change}"
+    );
 }
 
 fn nodestatus(home: &Path, args: &[&str]) -> Run {
@@ -213,7 +252,16 @@ fn lab_up_with_kubernetes_and_no_cluster_brings_its_own_and_kubectl_reads_the_st
     let dir_arg = dir.to_str().expect("UTF-8");
     let up = nodestatus(
         home.path(),
-        &["lab", "up", "--datastore-type", "kubernetes", "--nodes", "2", "--dir", dir_arg],
+        &[
+            "lab",
+            "up",
+            "--datastore-type",
+            "kubernetes",
+            "--nodes",
+            "2",
+            "--dir",
+            dir_arg,
+        ],
     );
     let kubeconfig = dir.join("k8s/admin.kubeconfig");
     let result = std::panic::catch_unwind(|| {
@@ -228,13 +276,23 @@ fn lab_up_with_kubernetes_and_no_cluster_brings_its_own_and_kubectl_reads_the_st
         );
         let yaml = kubectl_ok(
             &kubeconfig,
-            &["get", "caliconodestatuses.crd.projectcalico.org", "-o", "yaml"],
+            &[
+                "get",
+                "caliconodestatuses.crd.projectcalico.org",
+                "-o",
+                "yaml",
+            ],
             "",
         );
         // kubectl prints a v1 List; each item is a CalicoNodeStatus in the CRD form.
         let list: serde_json::Value = serde_json::from_str(&kubectl_ok(
             &kubeconfig,
-            &["get", "caliconodestatuses.crd.projectcalico.org", "-o", "json"],
+            &[
+                "get",
+                "caliconodestatuses.crd.projectcalico.org",
+                "-o",
+                "json",
+            ],
             "",
         ))
         .expect("JSON");
@@ -277,6 +335,9 @@ fn lab_up_with_kubernetes_and_no_cluster_brings_its_own_and_kubectl_reads_the_st
     assert!(down.ok, "{}", down.stderr);
     assert_eq!(pids.len(), 2, "kube-apiserver and etcd were recorded");
     for pid in pids {
-        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "{pid} still runs");
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "{pid} still runs"
+        );
     }
 }
