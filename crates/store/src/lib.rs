@@ -34,6 +34,7 @@
 pub mod backoff;
 mod change;
 mod resync;
+pub mod retry;
 
 use std::fmt;
 
