@@ -63,6 +63,19 @@ impl NodeFilter {
     }
 }
 
+/// What one change of an object is to a watch with a node filter, from whether the object
+/// passed the filter before the change and whether it passes after (a deleted object does not):
+/// into the filter `Added`, within it `Modified`, out of it `Deleted`, outside it nothing. The
+/// backend chooses which state of the object the event carries.
+pub fn filter_transition(passed: bool, passes: bool) -> Option<fn(CalicoNodeStatus) -> WatchEvent> {
+    match (passed, passes) {
+        (false, true) => Some(WatchEvent::Added),
+        (true, true) => Some(WatchEvent::Modified),
+        (true, false) => Some(WatchEvent::Deleted),
+        (false, false) => None,
+    }
+}
+
 /// A list of objects and the store revision it was read at (start a watch from it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Listing {
