@@ -2,12 +2,15 @@
 # The newcomer's path, proven on a brand-new Debian 12 root: the README's set-up command, read
 # from README.md and run exactly as written, then what a newcomer types next: `nodestatus get`
 # (three statuses, every mesh session established), `get -o yaml`, `lab down` (nothing left);
-# then the same with BIRD 2.17 and BIRD 3 (`lab up --bird 2.17|3`, two nodes each).
+# then the same with BIRD 2.17 and BIRD 3 (`lab up --bird 2.17|3`, two nodes each), and a lab on
+# its own Kubernetes control plane (`--datastore-type kubernetes`).
 #
 # The root comes from ../shared/tools/fresh-debian (debootstrap minbase plus this machine's Rust
 # toolchain; FRESH_DEBIAN names another copy); debootstrap is installed when missing. .ci/run runs
 # this before the tests, so a missing install step fails CI instead of a newcomer. Needs root.
-# The build inside the root is the only one it makes (about 5 minutes on 2 cores).
+# The builds inside the root are the only ones it makes (the release build, about 6 minutes on 2
+# cores, and kube-apiserver and etcd from their Go modules, about 9; the root gets this machine's
+# Go through fresh-debian --go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,6 +82,14 @@ for bird in 2.17 3; do
     "$ns" lab down >/dev/null
     step "lab up --bird $bird, get, lab down done"
 done
+# Kubernetes with no cluster configured: the lab starts its own control plane (the kube-apiserver
+# and etcd the set-up built), the agents write to it, `lab down` stops it.
+"$ns" --datastore-type kubernetes lab up --nodes 2 >/dev/null
+out=$("$ns" get)
+[ "$(printf '%s\n' "$out" | grep -c ' 2/[0-9]* established')" -eq 2 ] \
+    || { echo "lab up --datastore-type kubernetes: not every mesh session established:" >&2; echo "$out" >&2; exit 1; }
+"$ns" lab down >/dev/null
+step "lab up --datastore-type kubernetes (its own control plane), get, lab down done"
 step "done"
 EOF
 )

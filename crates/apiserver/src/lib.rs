@@ -16,7 +16,15 @@
 //!
 //! # Security
 //! Every request but the health probes (`/healthz`, `/livez`, `/readyz`) needs a bearer token
-//! from the token file when one is configured (401 otherwise). The caller (the CLI) refuses a
+//! from the token file when one is configured (401 otherwise), unless it comes through the
+//! front proxy: with a request-header client CA (kube-apiserver's
+//! `--requestheader-client-ca-file`, in a cluster the `extension-apiserver-authentication`
+//! ConfigMap), a client whose TLS certificate chains to that CA is kube-apiserver's aggregation
+//! layer, and a request it sends with `X-Remote-User` was authenticated and authorized by
+//! kube-apiserver (RBAC on `caliconodestatuses.projectcalico.org`) before it was proxied. The
+//! certificate's name is not checked against `--requestheader-allowed-names` (as Kubernetes
+//! does when that list is empty), and there is no second, delegated authorization
+//! (SubjectAccessReview) here. The caller (the CLI) refuses a
 //! listener beyond loopback without one. TLS always: the operator's certificate or a
 //! self-signed one generated once ([`tls::ServingCert::load_or_generate`]).
 //!
@@ -75,7 +83,11 @@ pub const MAX_BODY_BYTES: usize = 32 << 20;
 
 /// The bearer tokens that may call the server; none means no token is asked for.
 #[derive(Clone, Debug, Default)]
-pub struct Tokens(Arc<Vec<String>>);
+pub struct Tokens {
+    list: Arc<Vec<String>>,
+    /// Every request passes (no token configured and nothing else to check).
+    anyone: bool,
+}
 
 /// A token file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -98,8 +110,16 @@ pub enum TokenFileError {
 }
 
 impl Tokens {
-    /// No token asked for.
+    /// No token asked for: every request passes.
     pub fn none() -> Self {
+        Self {
+            list: Arc::default(),
+            anyone: true,
+        }
+    }
+
+    /// No token accepted: only the front proxy gets in (see [`FrontProxy`]).
+    pub fn refuse_all() -> Self {
         Self::default()
     }
 
@@ -124,16 +144,19 @@ impl Tokens {
                 path: path.to_path_buf(),
             });
         }
-        Ok(Self(Arc::new(tokens)))
+        Ok(Self {
+            list: Arc::new(tokens),
+            anyone: false,
+        })
     }
 
     /// The first token (the one a printed kubeconfig carries).
     pub fn first(&self) -> Option<&str> {
-        self.0.first().map(String::as_str)
+        self.list.first().map(String::as_str)
     }
 
     fn allows(&self, headers: &HeaderMap) -> bool {
-        if self.0.is_empty() {
+        if self.anyone {
             return true;
         }
         let given = headers
@@ -141,7 +164,11 @@ impl Tokens {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        given.is_some_and(|given| self.0.iter().any(|t| same(t.as_bytes(), given.as_bytes())))
+        given.is_some_and(|given| {
+            self.list
+                .iter()
+                .any(|t| same(t.as_bytes(), given.as_bytes()))
+        })
     }
 }
 
@@ -205,8 +232,29 @@ pub fn router(store: Arc<dyn Datastore>, tokens: Tokens) -> Router {
         .merge(api)
 }
 
+/// Marks a connection whose client certificate chains to the request-header CA: the front
+/// proxy (kube-apiserver's aggregation layer), which has authenticated and authorized the user
+/// it names in `X-Remote-User` before proxying the request.
+#[derive(Clone, Copy, Debug)]
+pub struct FrontProxy;
+
+/// The header the front proxy names the user in (kube-apiserver's
+/// `--requestheader-username-headers`).
+const REMOTE_USER: &str = "x-remote-user";
+
 async fn authenticate(State(tokens): State<Tokens>, request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let proxied_for = request
+        .extensions()
+        .get::<FrontProxy>()
+        .and(request.headers().get(REMOTE_USER))
+        .and_then(|user| user.to_str().ok())
+        .map(str::to_owned);
+    if let Some(user) = proxied_for {
+        let response = next.run(request).await;
+        tracing::debug!(%method, %path, %user, status = response.status().as_u16(), "request through the front proxy");
+        return response;
+    }
     if !tokens.allows(request.headers()) {
         tracing::info!(%method, %path, "refused: no valid bearer token");
         return ApiError::unauthorized().into_response();

@@ -131,8 +131,14 @@ impl ServingCert {
         })
     }
 
-    /// The rustls configuration serving this certificate, offering HTTP/2 and HTTP/1.1.
-    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    /// The rustls configuration serving this certificate, offering HTTP/2 and HTTP/1.1. With
+    /// `client_ca` (PEM, the front proxy's CA: kube-apiserver's `--requestheader-client-ca-file`)
+    /// a client may present a certificate, which must then chain to it; clients without one are
+    /// let through to the token check.
+    pub fn server_config(
+        &self,
+        client_ca: Option<&Path>,
+    ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         let pem_error = |message: String| TlsError::Pem {
             path: PathBuf::from("<certificate>"),
             message,
@@ -147,10 +153,40 @@ impl ServingCert {
         let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
             .map_err(|e| pem_error(format!("cannot read the private key: {e}")))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(path) => {
+                let text = read(path, "reading the request-header client CA")?;
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(text.as_bytes()) {
+                    let cert = cert.map_err(|e| TlsError::Pem {
+                        path: path.to_path_buf(),
+                        message: format!("cannot read a CA certificate: {e}"),
+                    })?;
+                    roots.add(cert)?;
+                }
+                if roots.is_empty() {
+                    return Err(TlsError::Pem {
+                        path: path.to_path_buf(),
+                        message: "no CA certificate in the file".into(),
+                    });
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| TlsError::Pem {
+                    path: path.to_path_buf(),
+                    message: format!("not a usable client CA: {e}"),
+                })?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder.with_single_cert(certs, key)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
@@ -222,6 +258,18 @@ pub async fn serve(
                     return;
                 }
             };
+            // rustls verified any certificate the client presented against the request-header
+            // CA: such a client is the front proxy (kube-apiserver's aggregation layer).
+            let router = if stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|c| !c.is_empty())
+            {
+                router.layer(axum::Extension(crate::FrontProxy))
+            } else {
+                router
+            };
             let service = TowerToHyperService::new(router);
             if let Err(e) = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
@@ -252,6 +300,6 @@ mod tests {
         });
         let again = ServingCert::load_or_generate(dir.path(), &hosts).unwrap();
         assert!(certs.iter().all(|c| *c == again.cert_pem), "{certs:?}");
-        assert!(again.server_config().is_ok());
+        assert!(again.server_config(None).is_ok());
     }
 }

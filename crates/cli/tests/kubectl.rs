@@ -35,7 +35,11 @@ fn free_port() -> u16 {
 
 impl ApiServer {
     fn start() -> ApiServer {
-        let env = Env::new();
+        Self::start_in(Env::new())
+    }
+
+    /// A server on the SQLite datastore of `env`.
+    fn start_in(env: Env) -> ApiServer {
         let tokens = env.file("tokens", "test-token\n");
         let certs = env.dir.path().join("certs").to_string_lossy().into_owned();
         let listen = format!("127.0.0.1:{}", free_port());
@@ -153,10 +157,24 @@ fn calicos_documented_kubectl_flow_works_end_to_end() {
         server.ok(&["apply", "-f", "-"], Some(&second)),
         format!("caliconodestatus.projectcalico.org/{NAME} configured\n")
     );
+    let updated = server.get_json();
+    assert_eq!(updated["spec"], spec(20, &["Agent", "BGP", "Routes"]));
+    // The spec changed once: generation 2. kubectl's record of what it applied is the second
+    // configuration, so a third apply diffs against it.
     assert_eq!(
-        server.get_json()["spec"],
-        spec(20, &["Agent", "BGP", "Routes"])
+        (
+            &json["metadata"]["generation"],
+            &updated["metadata"]["generation"]
+        ),
+        (&json!(1), &json!(2))
     );
+    let recorded: Value = serde_json::from_str(
+        updated["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .expect("last-applied-configuration"),
+    )
+    .expect("JSON");
+    assert_eq!(recorded["spec"]["updatePeriodSeconds"], 20);
     assert_eq!(
         server.get_json()["metadata"]["uid"],
         json["metadata"]["uid"]
@@ -312,4 +330,116 @@ fn kubectl_get_watch_sees_a_status_an_agent_writes() {
             "<none>"
         ]
     );
+}
+
+#[test]
+fn kubectl_server_side_apply_and_edit_change_the_spec() {
+    let server = ApiServer::start();
+    assert_eq!(
+        server.ok(&["apply", "--server-side", "-f", "-"], Some(CALICO_EXAMPLE)),
+        format!("caliconodestatus.projectcalico.org/{NAME} serverside-applied\n")
+    );
+    let second = CALICO_EXAMPLE.replace("updatePeriodSeconds: 10", "updatePeriodSeconds: 20");
+    assert_eq!(
+        server.ok(&["apply", "--server-side", "-f", "-"], Some(&second)),
+        format!("caliconodestatus.projectcalico.org/{NAME} serverside-applied\n")
+    );
+    let applied = server.get_json();
+    assert_eq!(applied["spec"], spec(20, &["Agent", "BGP", "Routes"]));
+
+    // `kubectl edit` with a scripted editor: it changes the period in the YAML kubectl opens.
+    let editor = server.env.file(
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/updatePeriodSeconds: 20/updatePeriodSeconds: 45/' \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let edited = server
+        .kubectl_command(&["edit", "caliconodestatus", NAME])
+        .env("EDITOR", &editor)
+        .output()
+        .expect("kubectl edit runs");
+    assert!(
+        edited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edited.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&edited.stdout),
+        format!("caliconodestatus.projectcalico.org/{NAME} edited\n")
+    );
+    let after = server.get_json();
+    assert_eq!(after["spec"], spec(45, &["Agent", "BGP", "Routes"]));
+    assert_eq!(
+        (
+            &applied["metadata"]["generation"],
+            &after["metadata"]["generation"]
+        ),
+        (&json!(2), &json!(3))
+    );
+    assert_eq!(after["metadata"]["uid"], applied["metadata"]["uid"]);
+}
+
+/// Takes the lab down however the test ends.
+struct LabDown {
+    dir: String,
+}
+
+impl Drop for LabDown {
+    fn drop(&mut self) {
+        let _ = Command::new(common::BIN)
+            .args(["lab", "down", "--dir", &self.dir])
+            .output();
+    }
+}
+
+#[test]
+fn kubectl_get_watch_follows_the_real_bird_labs_agents() {
+    let env = Env::new();
+    let dir = env.dir.path().join("lab").to_string_lossy().into_owned();
+    let up = env
+        .command(&["lab", "up", "--nodes", "2", "--period", "2", "--dir", &dir])
+        .env(
+            "NODESTATUS_CONTEXT_FILE",
+            env.dir.path().join("context.json"),
+        )
+        .output()
+        .expect("lab up runs");
+    let _down = LabDown { dir };
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    // kubectl, through our API server on the lab's datastore, follows what the agents write
+    // from their real BIRD daemons every 2 s.
+    let server = ApiServer::start_in(env);
+    let watcher = Watcher::start(server.kubectl_command(&["get", "caliconodestatus", "-w"]));
+    let listed = watcher.next_lines(3);
+    assert!(listed[0].starts_with("NAME "), "{listed:?}");
+    let names: Vec<&str> = listed[1..]
+        .iter()
+        .filter_map(|row| row.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["lab-n1", "lab-n2"]);
+    // A new resource for node n1: kubectl sees it created, then the status n1's agent writes
+    // from its BIRD (an agent writes only when the status changes, not every period).
+    server.ok(
+        &["apply", "-f", "-"],
+        Some(
+            "apiVersion: projectcalico.org/v3\nkind: CalicoNodeStatus\nmetadata: {name: extra-n1}\n\
+             spec: {node: n1, classes: [BGP], updatePeriodSeconds: 2}\n",
+        ),
+    );
+    let rows = watcher.next_lines(2);
+    let cells: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|r| r.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        cells[0][..6],
+        ["extra-n1", "n1", "BGP", "2s", "<none>", "<none>"]
+    );
+    assert_eq!(cells[1][..2], ["extra-n1", "n1"], "{rows:?}");
+    assert_eq!(cells[1][5], "established", "{rows:?}");
 }

@@ -335,9 +335,153 @@ fn lab_up_with_kubernetes_and_no_cluster_brings_its_own_and_kubectl_reads_the_st
     assert!(down.ok, "{}", down.stderr);
     assert_eq!(pids.len(), 2, "kube-apiserver and etcd were recorded");
     for pid in pids {
+        // Gone, or a zombie its new parent has not reaped yet (`lab up` exited long ago).
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.chars().next())
+            });
         assert!(
-            !Path::new(&format!("/proc/{pid}")).exists(),
-            "{pid} still runs"
+            matches!(state, None | Some('Z' | 'X')),
+            "{pid} still runs ({state:?})"
         );
     }
+}
+
+/// `nodestatus apiserver` registered as the `APIService` for `v3.projectcalico.org` behind the
+/// real kube-apiserver (its aggregation layer and front-proxy certificate), as Calico's API
+/// server is: Calico's documented flow, `kubectl apply` of the `projectcalico.org/v3` example
+/// and `kubectl get caliconodestatus NAME -o yaml`, through Kubernetes, stored in our datastore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calicos_documented_flow_works_through_kubernetes_with_our_apiserver_aggregated() {
+    let plane = ControlPlane::start_temporary()
+        .await
+        .expect("control plane");
+    let admin = plane.admin_kubeconfig();
+    let dir = plane.dir();
+    // kube-apiserver checks the aggregated server's certificate for <service>.<namespace>.svc.
+    let (cert, key) = plane
+        .pki()
+        .issue_serving_cert(&[
+            "nodestatus-apiserver.kube-system.svc",
+            "localhost",
+            "127.0.0.1",
+        ])
+        .expect("serving certificate");
+    let (cert_file, key_file) = (dir.join("ours.pem"), dir.join("ours-key.pem"));
+    std::fs::write(&cert_file, cert).expect("write");
+    std::fs::write(&key_file, key).expect("write");
+    let port = nodestatus_controlplane::free_port().expect("a port");
+    let db = dir.join("nodestatus.db");
+    /// Ends our API server by PID however the test ends.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _ours = Kill(
+        Command::new(BIN)
+            .args(["apiserver", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--tls-cert-file")
+            .arg(&cert_file)
+            .arg("--tls-private-key-file")
+            .arg(&key_file)
+            // Only the front proxy (kube-apiserver's aggregation layer) gets in: no token file.
+            .arg("--requestheader-client-ca-file")
+            .arg(plane.pki().front_proxy_ca_cert())
+            .args(["--datastore-type", "sqlite", "--sqlite-path"])
+            .arg(&db)
+            .env("NODESTATUS_CONTEXT_FILE", dir.join("context.json"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nodestatus apiserver runs"),
+    );
+
+    let ca = std::fs::read(plane.pki().ca_cert()).expect("CA");
+    use base64::Engine as _;
+    let ca_bundle = base64::engine::general_purpose::STANDARD.encode(ca);
+    // No kube-proxy runs here: the Service is an ExternalName for this machine, which the
+    // aggregator resolves to a host and the APIService's port.
+    let registration = format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: nodestatus-apiserver\n  namespace: kube-system\n\
+         spec:\n  type: ExternalName\n  externalName: localhost\n---\n\
+         apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata:\n  name: v3.projectcalico.org\n\
+         spec:\n  group: projectcalico.org\n  version: v3\n  groupPriorityMinimum: 1500\n  versionPriority: 200\n\
+         \x20 caBundle: {ca_bundle}\n  service:\n    name: nodestatus-apiserver\n    namespace: kube-system\n    port: {port}\n"
+    );
+    kubectl_ok(&admin, &["apply", "-f", "-"], &registration);
+    kubectl_ok(
+        &admin,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "--timeout=60s",
+            "apiservice/v3.projectcalico.org",
+        ],
+        "",
+    );
+
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/spec-example.yaml"
+    ))
+    .expect("SPEC's example");
+    let applied = kubectl_ok(&admin, &["apply", "-f", "-"], &example);
+    assert_eq!(
+        applied,
+        "caliconodestatus.projectcalico.org/my-caliconodestatus-1 created\n"
+    );
+    let yaml = kubectl_ok(
+        &admin,
+        &[
+            "get",
+            "caliconodestatus",
+            "my-caliconodestatus-1",
+            "-o",
+            "yaml",
+        ],
+        "",
+    );
+    let served: CalicoNodeStatus = parse_documents(&yaml)
+        .expect("kubectl prints the resource")
+        .into_iter()
+        .next()
+        .expect("one")
+        .object;
+    assert_eq!(served.spec.node, "my-kadm-node-0");
+    // Stored in our datastore, as the agent and the CLI see it.
+    let stored = common::open_store(&db)
+        .get("my-caliconodestatus-1")
+        .await
+        .expect("stored through the aggregated API");
+    assert_eq!(stored.spec, served.spec);
+
+    // Straight to our server, without the front proxy's certificate: refused.
+    let direct = dir.join("direct.kubeconfig");
+    // (A token kubectl sends, as a client without credentials would be prompted for a password.)
+    plane
+        .write_kubeconfig(&direct, Some("not-a-token"))
+        .expect("kubeconfig");
+    let refused = kubectl(
+        &direct,
+        &[
+            &format!("--server=https://127.0.0.1:{port}"),
+            "get",
+            "caliconodestatus",
+        ],
+        "",
+    );
+    assert!(!refused.ok);
+    // kubectl's words for a 401.
+    assert!(
+        refused
+            .stderr
+            .contains("the server has asked for the client to provide credentials"),
+        "{}",
+        refused.stderr
+    );
 }

@@ -33,7 +33,8 @@ enum Sub {
 /// How the server listens and whom it lets in.
 #[derive(clap::Args, Debug)]
 struct ServerArgs {
-    /// Address and port to listen on. Beyond loopback only with --token-file.
+    /// Address and port to listen on. Beyond loopback only with --token-file or
+    /// --requestheader-client-ca-file.
     #[arg(long, default_value = "127.0.0.1:6443", value_name = "ADDR:PORT")]
     listen: SocketAddr,
 
@@ -59,12 +60,20 @@ struct ServerArgs {
     /// of them gets 401.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+
+    /// PEM CA of the front proxy (kube-apiserver's --requestheader-client-ca-file): a client
+    /// whose certificate chains to it is kube-apiserver's aggregation layer, and its requests
+    /// are served for the user it names in X-Remote-User, without a token.
+    #[arg(long, value_name = "FILE")]
+    requestheader_client_ca_file: Option<PathBuf>,
 }
 
 impl ServerArgs {
     fn tokens(&self) -> anyhow::Result<Tokens> {
         match &self.token_file {
             Some(file) => Ok(Tokens::from_file(file)?),
+            // Behind the front proxy, a request that does not come through it needs a token.
+            None if self.requestheader_client_ca_file.is_some() => Ok(Tokens::refuse_all()),
             None => Ok(Tokens::none()),
         }
     }
@@ -116,15 +125,21 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
 }
 
 async fn run_server(server: ServerArgs, datastore: &DatastoreArgs) -> anyhow::Result<()> {
-    if !server.listen.ip().is_loopback() && server.token_file.is_none() {
+    if !server.listen.ip().is_loopback()
+        && server.token_file.is_none()
+        && server.requestheader_client_ca_file.is_none()
+    {
         bail!(
-            "--listen {} is beyond loopback: give --token-file so that only holders of a token \
+            "--listen {} is beyond loopback: give --token-file (and, behind kube-apiserver, \
+             --requestheader-client-ca-file) so that only holders of a token or the front proxy \
              get in (or listen on 127.0.0.1)",
             server.listen
         );
     }
     let tokens = server.tokens()?;
-    let tls = server.cert()?.server_config()?;
+    let tls = server
+        .cert()?
+        .server_config(server.requestheader_client_ca_file.as_deref())?;
     let store = datastore.open().await?;
     let listener = tokio::net::TcpListener::bind(server.listen)
         .await
