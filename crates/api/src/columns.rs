@@ -4,7 +4,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::types::{BgpDaemonState, BgpDaemonStatus, CalicoNodeStatus};
+use crate::family::Family;
+use crate::types::{BgpDaemonState, BgpDaemonStatus, BgpStatus, CalicoNodeStatus};
 
 /// One column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,25 +119,9 @@ pub fn cells(obj: &CalicoNodeStatus, now: Timestamp) -> Vec<String> {
                 daemon_state(&a.bird_v6)
             )
         }),
-        bgp.map_or_else(none, |b| {
-            // Counts read from a datastore: summed in u64, they cannot overflow.
-            established(
-                u64::from(b.number_established_v4) + u64::from(b.number_established_v6),
-                u64::from(b.number_not_established_v4) + u64::from(b.number_not_established_v6),
-            )
-        }),
-        bgp.map_or_else(none, |b| {
-            established(
-                b.number_established_v4.into(),
-                b.number_not_established_v4.into(),
-            )
-        }),
-        bgp.map_or_else(none, |b| {
-            established(
-                b.number_established_v6.into(),
-                b.number_not_established_v6.into(),
-            )
-        }),
+        bgp.map_or_else(none, |b| established_in(b, &Family::ALL)),
+        bgp.map_or_else(none, |b| established_in(b, &[Family::V4])),
+        bgp.map_or_else(none, |b| established_in(b, &[Family::V6])),
         routes.map_or_else(none, |r| {
             route_count(r.len(), r.truncated.map(|t| t.total()))
         }),
@@ -148,6 +133,16 @@ pub fn cells(obj: &CalicoNodeStatus, now: Timestamp) -> Vec<String> {
         }),
         age_of(status.and_then(|s| s.last_updated.as_deref()), now),
     ]
+}
+
+/// The sessions of `families` as `up/total established`. Counts read from a datastore: summed
+/// in u64, they cannot overflow.
+fn established_in(bgp: &BgpStatus, families: &[Family]) -> String {
+    let (up, down) = families.iter().fold((0_u64, 0_u64), |(up, down), f| {
+        let (u, d) = bgp.counts(*f);
+        (up + u64::from(u), down + u64::from(d))
+    });
+    established(up, down)
 }
 
 /// `up/total established`.

@@ -13,7 +13,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use nodestatus_api::{ApiVersion, CalicoNodeStatus, KIND, V3_API_VERSION, decode, to_value};
-use nodestatus_store::{Change, Datastore, StoreError};
+use nodestatus_store::{Change, Datastore, StoreError, retry};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -295,31 +295,27 @@ pub(crate) async fn update_status(
     let obj = decode_object(read_body(&headers, &body)?, params.strict())?;
     check_name(&name, &obj)?;
     let expected = version_of(&obj);
-    for _ in 0..ATTEMPTS {
-        let current = store.get(&name).await?;
-        let version = match &expected {
-            Some(v) => v.clone(),
-            None => current
-                .metadata
-                .resource_version
-                .clone()
-                .unwrap_or_default(),
-        };
-        match write_status(
-            &store,
-            current,
-            obj.status.clone(),
-            &version,
-            params.dry_run(),
-        )
-        .await
-        {
-            Ok(written) => return Ok(object_response(StatusCode::OK, &written, &headers)),
-            Err(e) if expected.is_none() && e.is_conflict() => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::conflict(&name))
+    let dry_run = params.dry_run();
+    let (store, name, obj, expected) = (&store, &name, &obj, &expected);
+    let written = retry::on_conflict(
+        ATTEMPTS,
+        expected.is_none(),
+        ApiError::is_conflict,
+        || async move {
+            let current = store.get(name).await?;
+            let version = match expected {
+                Some(v) => v.clone(),
+                None => current
+                    .metadata
+                    .resource_version
+                    .clone()
+                    .unwrap_or_default(),
+            };
+            write_status(store, current, obj.status.clone(), &version, dry_run).await
+        },
+    )
+    .await?;
+    Ok(object_response(StatusCode::OK, &written, &headers))
 }
 
 /// Writes `status` over `current` (at `version`), returning the object as stored.

@@ -4,32 +4,21 @@
 //! start reads one second earlier or later from one query to the next (seen in the lab: see
 //! `tests/fixtures/bird1.6-jitter-*`). A real change moves a time by more, or changes a state.
 
-use nodestatus_api::{BgpDaemonStatus, BgpPeer, CalicoNodeStatusStatus};
+use nodestatus_api::{BgpDaemonStatus, BgpPeer, CalicoNodeStatusStatus, Family};
 
 /// True when `a` and `b` report the same state: equal apart from `lastUpdated` and BIRD times
 /// at most a second apart.
 pub(crate) fn same_state(a: &CalicoNodeStatusStatus, b: &CalicoNodeStatusStatus) -> bool {
     let agents = match (&a.agent, &b.agent) {
-        (Some(x), Some(y)) => {
-            same_daemon(&x.bird_v4, &y.bird_v4) && same_daemon(&x.bird_v6, &y.bird_v6)
-        }
+        (Some(x), Some(y)) => Family::ALL
+            .into_iter()
+            .all(|f| same_daemon(x.daemon(f), y.daemon(f))),
         (x, y) => x == y,
     };
     let bgp = match (&a.bgp, &b.bgp) {
-        (Some(x), Some(y)) => {
-            (
-                x.number_established_v4,
-                x.number_not_established_v4,
-                x.number_established_v6,
-                x.number_not_established_v6,
-            ) == (
-                y.number_established_v4,
-                y.number_not_established_v4,
-                y.number_established_v6,
-                y.number_not_established_v6,
-            ) && same_peers(&x.peers_v4, &y.peers_v4)
-                && same_peers(&x.peers_v6, &y.peers_v6)
-        }
+        (Some(x), Some(y)) => Family::ALL
+            .into_iter()
+            .all(|f| x.counts(f) == y.counts(f) && same_peers(x.peers(f), y.peers(f))),
         (x, y) => x == y,
     };
     agents && bgp && a.routes == b.routes

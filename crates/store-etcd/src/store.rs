@@ -11,7 +11,9 @@ use etcd_client::{
 };
 use k8s_openapi::jiff::Timestamp;
 use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusStatus};
-use nodestatus_store::{Change, Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
+use nodestatus_store::{
+    Change, Datastore, Listing, NodeFilter, Result, StoreError, WatchStream, retry,
+};
 
 use crate::config::EtcdConfig;
 use crate::error::is_too_large;
@@ -377,24 +379,23 @@ impl Datastore for EtcdStore {
         expected_version: Option<&str>,
     ) -> Result<CalicoNodeStatus> {
         StoreError::check_valid(&change.candidate(name))?;
-        let mut last_conflict = None;
-        for _ in 0..SPEC_UPDATE_ATTEMPTS {
-            let mut obj = self.get(name).await?;
-            let actual = obj.metadata.resource_version.clone().unwrap_or_default();
-            StoreError::check_version(name, expected_version, &actual)?;
-            change.apply(&mut obj);
-            match self.compare_and_put(name, &obj, revision_of(&actual)).await {
-                Ok(revision) => {
-                    obj.metadata.resource_version = Some(revision.to_string());
-                    return Ok(obj);
-                }
-                Err(err @ StoreError::Conflict { .. }) if expected_version.is_none() => {
-                    last_conflict = Some(err)
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        Err(last_conflict.unwrap_or_else(|| StoreError::NotFound { name: name.into() }))
+        retry::on_conflict(
+            SPEC_UPDATE_ATTEMPTS,
+            expected_version.is_none(),
+            |e| matches!(e, StoreError::Conflict { .. }),
+            || async move {
+                let mut obj = self.get(name).await?;
+                let actual = obj.metadata.resource_version.clone().unwrap_or_default();
+                StoreError::check_version(name, expected_version, &actual)?;
+                change.apply(&mut obj);
+                let revision = self
+                    .compare_and_put(name, &obj, revision_of(&actual))
+                    .await?;
+                obj.metadata.resource_version = Some(revision.to_string());
+                Ok(obj)
+            },
+        )
+        .await
     }
 
     async fn write_status(

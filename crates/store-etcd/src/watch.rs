@@ -11,7 +11,9 @@ use etcd_client::{Event, EventType, WatchOptions};
 use futures::StreamExt;
 use nodestatus_api::CalicoNodeStatus;
 use nodestatus_store::backoff::{Backoff, Pauses};
-use nodestatus_store::{Listing, NodeFilter, StoreError, WatchEvent, WatchStream};
+use nodestatus_store::{
+    Listing, NodeFilter, StoreError, WatchEvent, WatchStream, filter_transition,
+};
 use tokio::sync::mpsc;
 
 use crate::error::{call, from_etcd};
@@ -258,14 +260,15 @@ impl Watcher {
             EventType::Delete => None,
         };
         let now_passes = now.as_ref().is_some_and(|obj| self.filter.matches(obj));
-        Ok(match (before, now) {
-            (Some(_), Some(now)) if now_passes => Some(WatchEvent::Modified(now)),
-            (None, Some(now)) if now_passes => Some(WatchEvent::Added(now)),
-            (Some(mut last), now) => Some(WatchEvent::Deleted(now.unwrap_or_else(|| {
+        let transition = filter_transition(before.is_some(), now_passes);
+        // After the change when there is an after (a node moved out: the state that moved it),
+        // else the last state at the revision of the deletion.
+        let object = now.or_else(|| {
+            before.map(|mut last| {
                 last.metadata.resource_version = Some(kv.mod_revision().to_string());
                 last
-            }))),
-            (None, _) => None,
-        })
+            })
+        });
+        Ok(transition.zip(object).map(|(event, object)| event(object)))
     }
 }

@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use nodestatus_api::{
     CRD_API_VERSION, CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, KIND,
 };
-use nodestatus_store::{Change, Listing, NodeFilter, StoreError, WatchEvent};
+use nodestatus_store::{Change, Listing, NodeFilter, StoreError, WatchEvent, filter_transition};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Deserialize;
 
@@ -411,12 +411,7 @@ fn classify(
         (NodeFilter::All, Some(_)) => true,
         (NodeFilter::Node(want), Some(node)) => want == node,
     };
-    match (passes(before), passes(after)) {
-        (false, true) => Some(WatchEvent::Added(object)),
-        (true, true) => Some(WatchEvent::Modified(object)),
-        (true, false) => Some(WatchEvent::Deleted(object)),
-        (false, false) => None,
-    }
+    filter_transition(passes(before), passes(after)).map(|event| event(object))
 }
 
 fn begin_write(conn: &mut Connection) -> Result<Transaction<'_>> {

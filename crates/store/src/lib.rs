@@ -34,6 +34,7 @@
 pub mod backoff;
 mod change;
 mod resync;
+pub mod retry;
 
 use std::fmt;
 
@@ -59,6 +60,19 @@ impl NodeFilter {
             NodeFilter::All => true,
             NodeFilter::Node(node) => obj.spec.node == *node,
         }
+    }
+}
+
+/// What one change of an object is to a watch with a node filter, from whether the object
+/// passed the filter before the change and whether it passes after (a deleted object does not):
+/// into the filter `Added`, within it `Modified`, out of it `Deleted`, outside it nothing. The
+/// backend chooses which state of the object the event carries.
+pub fn filter_transition(passed: bool, passes: bool) -> Option<fn(CalicoNodeStatus) -> WatchEvent> {
+    match (passed, passes) {
+        (false, true) => Some(WatchEvent::Added),
+        (true, true) => Some(WatchEvent::Modified),
+        (true, false) => Some(WatchEvent::Deleted),
+        (false, false) => None,
     }
 }
 

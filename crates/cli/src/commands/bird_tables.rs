@@ -3,7 +3,7 @@
 
 use comfy_table::{ContentLineStyle, LineStyle, Table, TableStyle};
 use nodestatus_api::{BgpPeerType, NodeStatusClass, RouteSourceType, RouteType};
-use nodestatus_bird::{Family, Part, Snapshot, Source, Status, map_snapshot, peers};
+use nodestatus_bird::{Daemon, Family, Part, Snapshot, Source, Status, map_snapshot, peers};
 
 /// `calicoctl`'s ASCII frame: `+---+` borders, `|` columns, no lines between rows.
 const STYLE: TableStyle = TableStyle::new()
@@ -90,40 +90,50 @@ fn peer_type_label(t: Option<BgpPeerType>) -> &'static str {
 /// reason (as `calicoctl node status` shows them).
 pub(crate) fn peers_table(snapshot: &Snapshot, family: Family) -> String {
     let title = format!("{family} BGP status");
-    let body = match snapshot.source(family) {
+    let body = collected(snapshot, family, |d| &d.protocols).and_then(|(d, protocols)| {
+        let mut t = table(&["PEER ADDRESS", "PEER TYPE", "STATE", "SINCE", "INFO"]);
+        let mut n = 0;
+        for (protocol, peer) in peers(d, protocols, family) {
+            let info = protocol.bgp.as_ref().map_or_else(String::new, |b| {
+                match (b.state.as_deref().unwrap_or(""), b.reason.as_str()) {
+                    (s, "") => s.to_owned(),
+                    ("", r) => r.to_owned(),
+                    (s, r) => format!("{s} {r}"),
+                }
+            });
+            t.add_row(vec![
+                peer.peer_ip,
+                peer_type_label(peer.peer_type).to_owned(),
+                protocol.state.clone(),
+                peer.since,
+                info,
+            ]);
+            n += 1;
+        }
+        if n == 0 {
+            Err(format!("No {family} peers found."))
+        } else {
+            Ok(t)
+        }
+    });
+    titled(title, body)
+}
+
+/// A family's daemon with one of its parts as collected, or the line shown instead of a table:
+/// why there is no such part.
+fn collected<T>(
+    snapshot: &Snapshot,
+    family: Family,
+    part: fn(&Daemon) -> &Part<T>,
+) -> Result<(&Daemon, &T), String> {
+    match snapshot.source(family) {
         Source::Unreachable(u) => Err(format!("BIRD unreachable: {u}")),
-        Source::Daemon(d) => match &d.protocols {
-            Part::Collected(protocols) => {
-                let mut t = table(&["PEER ADDRESS", "PEER TYPE", "STATE", "SINCE", "INFO"]);
-                let mut n = 0;
-                for (protocol, peer) in peers(d, protocols, family) {
-                    let info = protocol.bgp.as_ref().map_or_else(String::new, |b| {
-                        match (b.state.as_deref().unwrap_or(""), b.reason.as_str()) {
-                            (s, "") => s.to_owned(),
-                            ("", r) => r.to_owned(),
-                            (s, r) => format!("{s} {r}"),
-                        }
-                    });
-                    t.add_row(vec![
-                        peer.peer_ip,
-                        peer_type_label(peer.peer_type).to_owned(),
-                        protocol.state.clone(),
-                        peer.since,
-                        info,
-                    ]);
-                    n += 1;
-                }
-                if n == 0 {
-                    Err(format!("No {family} peers found."))
-                } else {
-                    Ok(t)
-                }
-            }
+        Source::Daemon(d) => match part(d) {
+            Part::Collected(value) => Ok((d, value)),
             Part::Failed(e) => Err(e.to_string()),
             Part::NotRequested => Err("not collected".to_owned()),
         },
-    };
-    titled(title, body)
+    }
 }
 
 fn source_label(t: Option<RouteSourceType>) -> &'static str {
@@ -140,45 +150,38 @@ fn source_label(t: Option<RouteSourceType>) -> &'static str {
 /// The routes of one family as the status reports them (one row per next hop).
 pub(crate) fn routes_table(snapshot: &Snapshot, family: Family) -> String {
     let title = format!("{family} routes");
-    let body = match snapshot.source(family) {
-        Source::Unreachable(u) => Err(format!("BIRD unreachable: {u}")),
-        Source::Daemon(d) => match &d.routes {
-            Part::Collected(_) => {
-                let status = map_snapshot(snapshot, &[NodeStatusClass::Routes]).status;
-                let routes = status.routes.unwrap_or_default();
-                let list = routes.routes(family);
-                let mut t = table(&[
-                    "TYPE",
-                    "DESTINATION",
-                    "GATEWAY",
-                    "INTERFACE",
-                    "SOURCE",
-                    "PEER",
-                ]);
-                for r in list {
-                    t.add_row(vec![
-                        match r.route_type {
-                            Some(RouteType::Fib) => "FIB",
-                            Some(RouteType::Rib) => "RIB",
-                            None => "",
-                        },
-                        &r.destination,
-                        &r.gateway,
-                        &r.interface,
-                        source_label(r.learned_from.source_type),
-                        &r.learned_from.peer_ip,
-                    ]);
-                }
-                if list.is_empty() {
-                    Err(format!("No {family} routes found."))
-                } else {
-                    Ok(t)
-                }
-            }
-            Part::Failed(e) => Err(e.to_string()),
-            Part::NotRequested => Err("not collected".to_owned()),
-        },
-    };
+    let body = collected(snapshot, family, |d| &d.routes).and_then(|_| {
+        let status = map_snapshot(snapshot, &[NodeStatusClass::Routes]).status;
+        let routes = status.routes.unwrap_or_default();
+        let list = routes.routes(family);
+        let mut t = table(&[
+            "TYPE",
+            "DESTINATION",
+            "GATEWAY",
+            "INTERFACE",
+            "SOURCE",
+            "PEER",
+        ]);
+        for r in list {
+            t.add_row(vec![
+                match r.route_type {
+                    Some(RouteType::Fib) => "FIB",
+                    Some(RouteType::Rib) => "RIB",
+                    None => "",
+                },
+                &r.destination,
+                &r.gateway,
+                &r.interface,
+                source_label(r.learned_from.source_type),
+                &r.learned_from.peer_ip,
+            ]);
+        }
+        if list.is_empty() {
+            Err(format!("No {family} routes found."))
+        } else {
+            Ok(t)
+        }
+    });
     titled(title, body)
 }
 
@@ -187,7 +190,7 @@ mod tests {
     use std::path::PathBuf;
     use std::sync::Arc;
 
-    use nodestatus_bird::{Daemon, Reply, RouteTable, Unreachable, parse_protocols, parse_status};
+    use nodestatus_bird::{Reply, RouteTable, Unreachable, parse_protocols, parse_status};
 
     use super::*;
 
