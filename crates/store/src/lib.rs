@@ -16,6 +16,10 @@
 //!   revision of the deletion), so resuming from the last revision seen is exact. An edit that
 //!   moves `spec.node` into or out of a node filter is `Added`/`Deleted` with the object after
 //!   the change. A stream may yield a retryable error item and keep going.
+//! - A node-filtered watch (an agent's) never delivers other nodes' changes, and may leave out
+//!   changes to `status` alone (etcd's does, so that no agent receives status writes; an agent
+//!   learns its own writes' versions from `write_status`). Every event it does deliver carries
+//!   the object as it is at that revision, status included.
 //! - A watch survives reconnects on its own (resuming from the last revision it delivered); when
 //!   the backend can no longer replay from that revision (history compacted or trimmed, or the
 //!   store replaced under it) it logs it and sends `Restarted` with the full current list, which
