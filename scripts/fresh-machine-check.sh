@@ -83,5 +83,5 @@ step "done"
 EOF
 )
 started=$SECONDS
-"$fresh" --lab . -- env SETUP="$setup" bash -c "$inside"
+"$fresh" --lab --go . -- env SETUP="$setup" bash -c "$inside"
 echo "fresh-machine-check: passed in $((SECONDS - started)) s"

@@ -13,6 +13,9 @@
 #     binary /opt/nodestatus/bird2/usr/sbin/bird; BIRD 2.17 and 3.1 from Debian 13 with Debian
 #     13's C library beside them, unpacked too (scripts/install-bird-current.sh:
 #     /opt/nodestatus/bird2.17/bin/bird, /opt/nodestatus/bird3/bin/bird);
+#   - a real Kubernetes control plane for the Kubernetes tests and `lab up --datastore-type
+#     kubernetes`: kube-apiserver and etcd built from their Go modules with the machine's Go
+#     (scripts/install-k8s.sh: /opt/nodestatus/k8s/<version>/bin, cached);
 #   - the test runner, cargo-nextest (`cargo install` when missing).
 # Services the packages would start are stopped and disabled: tests and `nodestatus lab` start
 # their own daemons.
@@ -73,6 +76,7 @@ done
 need_bird2=0
 [ -x "$BIRD2_DIR/usr/sbin/bird" ] || need_bird2=1
 NODESTATUS_DEPS_LOG=$LOG bash "$(dirname "$0")/install-bird-current.sh"
+NODESTATUS_DEPS_LOG=$LOG bash "$(dirname "$0")/install-k8s.sh"
 
 if [ "${#missing[@]}" -eq 0 ] && [ "$need_bird2" -eq 0 ]; then
     services=$(quiet_services)

@@ -12,7 +12,7 @@ pub fn crd() -> CustomResourceDefinition {
 }
 
 /// The CRD as YAML, as checked in under `deploy/`.
-pub fn crd_yaml() -> String {
-    let value = serde_json::to_value(crd()).unwrap_or_default();
+pub fn crd_yaml() -> Result<String, crate::WriteError> {
+    let value = serde_json::to_value(crd())?;
     crate::to_yaml(&value)
 }

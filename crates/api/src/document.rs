@@ -276,9 +276,22 @@ fn field_path(path: &serde_ignored::Path<'_>) -> String {
     }
 }
 
+/// A value could not be written as JSON or YAML. Not expected for the types of this crate
+/// (every map key is a string, the writers write to memory), but said when it happens rather
+/// than written as an empty document.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// serde_json refused the value.
+    #[error("writing JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The YAML emitter failed.
+    #[error("writing YAML: {0}")]
+    Yaml(#[from] yaml_rust2::EmitError),
+}
+
 /// The resource as a JSON value in the given form (keys sorted, as kubectl and calicoctl print).
-pub fn to_value(obj: &CalicoNodeStatus, api_version: ApiVersion) -> Value {
-    let mut value = serde_json::to_value(obj).unwrap_or(Value::Null);
+pub fn to_value(obj: &CalicoNodeStatus, api_version: ApiVersion) -> Result<Value, WriteError> {
+    let mut value = serde_json::to_value(obj)?;
     if let Some(map) = value.as_object_mut() {
         map.insert(
             "apiVersion".into(),
@@ -286,7 +299,7 @@ pub fn to_value(obj: &CalicoNodeStatus, api_version: ApiVersion) -> Value {
         );
         map.insert("kind".into(), Value::String(KIND.into()));
     }
-    value
+    Ok(value)
 }
 
 /// Several resources as one `CalicoNodeStatusList` value, as `calicoctl get -o yaml` prints.
@@ -294,32 +307,32 @@ pub fn list_value(
     objs: &[CalicoNodeStatus],
     api_version: ApiVersion,
     revision: Option<&str>,
-) -> Value {
-    let items: Vec<Value> = objs.iter().map(|o| to_value(o, api_version)).collect();
+) -> Result<Value, WriteError> {
+    let items = objs
+        .iter()
+        .map(|o| to_value(o, api_version))
+        .collect::<Result<Vec<Value>, _>>()?;
     let mut meta = serde_json::Map::new();
     if let Some(rev) = revision {
         meta.insert("resourceVersion".into(), Value::String(rev.into()));
     }
-    serde_json::json!({
+    Ok(serde_json::json!({
         "apiVersion": api_version.as_str(),
         "kind": format!("{KIND}List"),
         "metadata": meta,
         "items": items,
-    })
+    }))
 }
 
 /// A value as YAML text, block style, keys in the value's order. Strings that a YAML 1.1 reader
 /// would read as a number, a time or a boolean (`09:23:22`, `2021-10-18 09:23:19`, `yes`) are
 /// quoted, so kubectl, calicoctl and PyYAML read back exactly the strings written.
-pub fn to_yaml(value: &Value) -> String {
+pub fn to_yaml(value: &Value) -> Result<String, WriteError> {
     let mut out = String::new();
-    let mut emitter = yaml_rust2::YamlEmitter::new(&mut out);
-    if emitter.dump(&yaml_of(value)).is_err() {
-        return String::new();
-    }
+    yaml_rust2::YamlEmitter::new(&mut out).dump(&yaml_of(value))?;
     let mut text = out.strip_prefix("---\n").unwrap_or(&out).to_owned();
     text.push('\n');
-    text
+    Ok(text)
 }
 
 fn yaml_of(value: &Value) -> yaml_rust2::Yaml {
@@ -342,8 +355,8 @@ fn yaml_of(value: &Value) -> yaml_rust2::Yaml {
 }
 
 /// A value as indented JSON text, ending with a newline.
-pub fn to_json(value: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+pub fn to_json(value: &Value) -> Result<String, WriteError> {
+    let mut s = serde_json::to_string_pretty(value)?;
     s.push('\n');
-    s
+    Ok(s)
 }

@@ -115,6 +115,11 @@ pub struct CalicoNodeStatusStatus {
     pub routes: Option<RouteStatus>,
 }
 
+/// `lastUpdated` as Calico writes it: RFC 3339, UTC, whole seconds (`2027-01-15T08:01:01Z`).
+pub fn last_updated_at(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// Reads an empty `agent` or `routes` as absent. Calico's Go types have no `omitempty` that
 /// works on these structs, so resources Calico wrote carry `agent: {birdV4: {}, birdV6: {}}`
 /// and `routes: {}`, which say nothing; reading them as absent keeps them out of what we print

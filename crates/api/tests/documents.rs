@@ -3,11 +3,21 @@
 
 use nodestatus_api::{
     ApiVersion, BgpDaemonState, BgpPeerType, DocumentError, MAX_DOCUMENT_BYTES, NodeStatusClass,
-    RouteSourceType, RouteType, parse_documents, read_bounded, to_value, to_yaml, warnings,
+    RouteSourceType, RouteType, parse_documents, read_bounded, warnings,
 };
 use serde_json::{Value, json};
 
 const SEED: &str = include_str!("../../../testdata/spec-example.yaml");
+
+/// [`nodestatus_api::to_value`], failing the test when the resource cannot be written.
+fn to_value(obj: &nodestatus_api::CalicoNodeStatus, api_version: ApiVersion) -> Value {
+    nodestatus_api::to_value(obj, api_version).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`nodestatus_api::to_yaml`], failing the test when the value cannot be written.
+fn to_yaml(value: &Value) -> String {
+    nodestatus_api::to_yaml(value).unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// The seed's fields as plain JSON: what must come back out, whatever the form.
 fn seed_expected(api_version: &str) -> Value {

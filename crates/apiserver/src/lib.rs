@@ -6,12 +6,10 @@
 //! the `Datastore` trait only, so the agent, `nodestatus` and `kubectl` see one another's writes.
 //!
 //! # What is kept as Kubernetes keeps it, and what is not (yet)
-//! - `metadata.uid`, `creationTimestamp`, `resourceVersion`, `labels` and `annotations` are the
-//!   datastore's. Labels and annotations are stored on create only: the `Datastore` trait has no
-//!   call that replaces them on an existing object (`update_spec` keeps them), so an update or
-//!   patch that changes them changes the spec only. Client-side `kubectl apply` therefore keeps
-//!   the `last-applied-configuration` of the first apply.
-//! - `metadata.generation` is not stored by the SQLite and etcd datastores and is not served.
+//! - `metadata.uid`, `creationTimestamp`, `resourceVersion`, `generation` (1 on create, one more
+//!   with each spec change), `labels` and `annotations` are the datastore's; an update or patch
+//!   replaces the spec, labels and annotations (`Datastore::update`), so client-side
+//!   `kubectl apply` keeps its `last-applied-configuration` current.
 //! - Server-side apply (`application/apply-patch+yaml`) merges the applied configuration like a
 //!   merge patch and creates a missing object; `managedFields` are not kept.
 //! - Paged lists (`limit`/`continue`) page in name order over a fresh read each time.
@@ -26,7 +24,7 @@
 //! `axum` (routing, extractors, streamed watch bodies); `hyper-util` (serving the router on
 //! TLS connections, HTTP/1.1 and HTTP/2); `tokio-rustls` (TLS with rustls and ring, and its
 //! PEM parsing); `rcgen` (the self-signed certificate); `json-patch` (RFC 6902 JSON patch and
-//! RFC 7396 merge patch); `base64` (the CA in the kubeconfig); `k8s-openapi` (metadata types);
+//! RFC 7396 merge patch); `k8s-openapi` (metadata types);
 //! `serde_yaml_ng` (YAML bodies and server-side apply's patches); `jiff` (ages in table cells);
 //! `serde_json`, `futures`, `tokio`, `tracing`, `thiserror`; the workspace's `api` (types,
 //! validation, CRD schema, table columns) and `store` (the `Datastore` trait).
@@ -38,7 +36,6 @@
 
 mod discovery;
 mod errors;
-pub mod kubeconfig;
 mod openapi;
 mod patch;
 mod resource;

@@ -1,10 +1,9 @@
 //! The handlers of `caliconodestatuses` and its `/status` subresource: get, list, create,
 //! update, patch and delete on the `Datastore`, with Kubernetes' request and answer forms.
 //!
-//! What the datastore keeps decides what an update can change: the spec (through
-//! `update_spec`, compare-and-swap on `metadata.resourceVersion`) and the status (through
-//! `write_status`). Labels and annotations are stored when an object is created; the
-//! `Datastore` trait has no call that replaces them later (see the crate docs).
+//! What the datastore keeps decides what an update can change: the spec, labels and
+//! annotations (through `Datastore::update`, compare-and-swap on `metadata.resourceVersion`)
+//! and the status (through `write_status`).
 
 use std::sync::Arc;
 
@@ -12,9 +11,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use nodestatus_api::{ApiVersion, CalicoNodeStatus, KIND, V3_API_VERSION, decode, to_value};
-use nodestatus_store::{Datastore, StoreError};
+use nodestatus_store::{Change, Datastore, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -71,8 +70,8 @@ fn params(result: ParamsResult) -> Result<Params, ApiError> {
 }
 
 /// The object as served: `projectcalico.org/v3`.
-pub(crate) fn wire(obj: &CalicoNodeStatus) -> Value {
-    to_value(obj, ApiVersion::V3)
+pub(crate) fn wire(obj: &CalicoNodeStatus) -> Result<Value, ApiError> {
+    to_value(obj, ApiVersion::V3).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 fn object_response(code: StatusCode, obj: &CalicoNodeStatus, headers: &HeaderMap) -> Response {
@@ -83,7 +82,10 @@ fn object_response(code: StatusCode, obj: &CalicoNodeStatus, headers: &HeaderMap
             &table::table(std::slice::from_ref(obj), rv, None, true),
         );
     }
-    json_response(code, &wire(obj))
+    match wire(obj) {
+        Ok(value) => json_response(code, &value),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Reads a request body (JSON, or YAML when the Content-Type says so).
@@ -206,7 +208,7 @@ pub(crate) async fn list(
         "apiVersion": V3_API_VERSION,
         "kind": format!("{KIND}List"),
         "metadata": metadata,
-        "items": items.iter().map(wire).collect::<Vec<_>>(),
+        "items": items.iter().map(wire).collect::<Result<Vec<_>, _>>()?,
     });
     Ok(json_response(StatusCode::OK, &list))
 }
@@ -258,7 +260,8 @@ fn check_name(url: &str, obj: &CalicoNodeStatus) -> Result<(), ApiError> {
     }
 }
 
-/// `PUT .../caliconodestatuses/{name}`: replaces the spec (the status is the subresource's);
+/// `PUT .../caliconodestatuses/{name}`: replaces the spec, labels and annotations (the status
+/// is the subresource's);
 /// with `metadata.resourceVersion` only if the object is still at it (409 if not).
 pub(crate) async fn update(
     State(store): State<Store>,
@@ -272,12 +275,10 @@ pub(crate) async fn update(
     check_name(&name, &obj)?;
     if params.dry_run() {
         let mut current = store.get(&name).await?;
-        current.spec = obj.spec;
+        Change::SpecAndLabels(&obj).apply(&mut current);
         return Ok(object_response(StatusCode::OK, &current, &headers));
     }
-    let updated = store
-        .update_spec(&name, &obj.spec, version_of(&obj).as_deref())
-        .await?;
+    let updated = store.update(&obj, version_of(&obj).as_deref()).await?;
     Ok(object_response(StatusCode::OK, &updated, &headers))
 }
 
@@ -385,20 +386,21 @@ pub(crate) async fn patch(
             .resource_version
             .clone()
             .unwrap_or_default();
-        let mut value = wire(&current);
+        let mut value = wire(&current)?;
         kind.apply(&mut value, &patch)?;
         let patched = decode_object(value, params.strict())?;
         check_name(&name, &patched)?;
         let precondition = version_of(&patched).filter(|v| *v != current_version);
         let expected = precondition.clone().unwrap_or(current_version);
         let result = match part {
-            Part::Spec if params.dry_run() => Ok(CalicoNodeStatus {
-                spec: patched.spec,
-                ..current
-            }),
-            Part::Spec if patched.spec == current.spec => Ok(current),
+            Part::Spec if params.dry_run() => {
+                let mut current = current;
+                Change::SpecAndLabels(&patched).apply(&mut current);
+                Ok(current)
+            }
+            Part::Spec if user_fields_equal(&patched, &current) => Ok(current),
             Part::Spec => store
-                .update_spec(&name, &patched.spec, Some(&expected))
+                .update(&patched, Some(&expected))
                 .await
                 .map_err(ApiError::from),
             Part::Status => {
@@ -412,6 +414,17 @@ pub(crate) async fn patch(
         }
     }
     Err(ApiError::conflict(&name))
+}
+
+/// True when an update would change nothing the store keeps from a caller: spec, labels,
+/// annotations (an empty map and no map are the same, as Kubernetes stores them).
+fn user_fields_equal(a: &CalicoNodeStatus, b: &CalicoNodeStatus) -> bool {
+    let map = |m: &Option<std::collections::BTreeMap<String, String>>| {
+        m.clone().filter(|m| !m.is_empty())
+    };
+    a.spec == b.spec
+        && map(&a.metadata.labels) == map(&b.metadata.labels)
+        && map(&a.metadata.annotations) == map(&b.metadata.annotations)
 }
 
 /// The body of a `DELETE`: `DeleteOptions`, of which the preconditions are read.

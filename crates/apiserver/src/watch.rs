@@ -171,7 +171,13 @@ impl Watch {
                 headers,
             )
         } else {
-            wire(obj)
+            match wire(obj) {
+                Ok(value) => value,
+                Err(e) => {
+                    self.ended = true;
+                    return line("ERROR", &e.status());
+                }
+            }
         };
         line(kind, &object)
     }

@@ -69,7 +69,7 @@ fn resource(name: &str, period: u64) -> Value {
 /// The object without what the store sets (uid, creationTimestamp, resourceVersion).
 fn without_store_metadata(mut obj: Value) -> Value {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in ["uid", "creationTimestamp", "resourceVersion"] {
+        for key in ["uid", "creationTimestamp", "resourceVersion", "generation"] {
             assert!(meta.remove(key).is_some(), "{key} is set in {meta:?}");
         }
     }
@@ -132,6 +132,14 @@ async fn create_get_update_and_delete_keep_kubernetes_metadata() {
     assert_eq!(code, 200, "{updated}");
     assert_eq!(updated["spec"]["updatePeriodSeconds"], 30);
     assert_eq!(updated["metadata"]["uid"], created["metadata"]["uid"]);
+    // The spec changed: one generation more.
+    assert_eq!(
+        (
+            &created["metadata"]["generation"],
+            &updated["metadata"]["generation"]
+        ),
+        (&json!(1), &json!(2))
+    );
 
     // The same stale resourceVersion again: somebody else's write is not overwritten.
     let (code, status) = s

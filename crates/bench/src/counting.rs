@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::StreamExt;
-use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
-use nodestatus_store::{Datastore, Listing, NodeFilter, Result, WatchEvent, WatchStream};
+use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusStatus};
+use nodestatus_store::{Change, Datastore, Listing, NodeFilter, Result, WatchEvent, WatchStream};
 
 /// Counts shared by every wrapped client of a fleet.
 #[derive(Debug, Default)]
@@ -113,13 +113,13 @@ impl Datastore for Counting {
             .boxed())
     }
 
-    async fn update_spec(
+    async fn update_with(
         &self,
         name: &str,
-        spec: &CalicoNodeStatusSpec,
+        change: Change<'_>,
         expected_version: Option<&str>,
     ) -> Result<CalicoNodeStatus> {
-        self.inner.update_spec(name, spec, expected_version).await
+        self.inner.update_with(name, change, expected_version).await
     }
 
     async fn write_status(

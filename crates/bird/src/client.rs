@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::time::Instant;
 
-use crate::reply::{FrameError, Framer, Reply};
+use crate::parse::reply::{FrameError, Framer, Reply};
 
 /// Limits applied to every reply.
 #[derive(Clone, Debug, PartialEq, Eq)]

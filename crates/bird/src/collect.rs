@@ -13,12 +13,12 @@ use std::time::Duration;
 use nodestatus_api::NodeStatusClass;
 
 use crate::client::{ClientError, ClientOptions, Connection};
-use crate::error::{ParseError, Unrecognised};
-use crate::family::Family;
-use crate::protocols::{Protocol, parse_protocols};
-use crate::reply::Reply;
-use crate::routes::RouteTable;
-use crate::status::{Status, parse_status};
+use crate::parse::error::{ParseError, Unrecognised};
+use crate::parse::reply::Reply;
+use crate::parse::show_protocols::{Protocol, parse_protocols};
+use crate::parse::show_route::RouteTable;
+use crate::parse::show_status::{Status, parse_status};
+use nodestatus_api::Family;
 
 /// Default IPv4 (BIRD 1.6) or dual-stack (BIRD 2/3) sockets, tried in order.
 pub const DEFAULT_BIRD_SOCKETS: [&str; 2] = ["/var/run/calico/bird.ctl", "/var/run/bird/bird.ctl"];
@@ -116,6 +116,18 @@ impl Snapshot {
             Family::V6 => &self.v6,
         }
     }
+
+    /// The families to visit once per daemon: both, or IPv4 alone when one BIRD 2/3 daemon
+    /// serves both (its problems and unrecognised lines are then reported once, under IPv4).
+    pub fn families_once_per_daemon(&self) -> impl Iterator<Item = Family> + use<> {
+        let shared = matches!(
+            (&self.v4, &self.v6),
+            (Source::Daemon(v4), Source::Daemon(v6)) if Arc::ptr_eq(v4, v6)
+        );
+        Family::ALL
+            .into_iter()
+            .filter(move |family| *family == Family::V4 || !shared)
+    }
 }
 
 /// Where a family's data came from.
@@ -202,7 +214,7 @@ impl Daemon {
 
     /// True for BIRD 2 and later, one daemon for both families.
     pub fn serves_both_families(&self) -> bool {
-        major_version(&self.version).is_some_and(|m| m >= 2)
+        serves_both_families(&self.version)
     }
 }
 
@@ -253,6 +265,11 @@ pub enum CollectError {
     },
 }
 
+/// True for a BIRD 2 or later greeting's version: one daemon serves both families.
+fn serves_both_families(version: &str) -> bool {
+    major_version(version).is_some_and(|m| m >= 2)
+}
+
 /// Collects the requested classes from the daemons at `endpoints`: one connection per daemon,
 /// one command per class, the two BIRD 1.6 daemons queried concurrently. Never fails: every
 /// problem is recorded in the snapshot, where it belongs.
@@ -264,7 +281,7 @@ pub async fn collect(
     let deadline = tokio::time::Instant::now() + options.deadline;
     let (main, main_errors) = connect_first(&endpoints.bird, &options.client, deadline).await;
     match main {
-        Some(conn) if major_version(conn.version()).is_some_and(|m| m >= 2) => {
+        Some(conn) if serves_both_families(conn.version()) => {
             let daemon = Arc::new(query_daemon(conn, classes, deadline).await);
             Snapshot {
                 v4: Source::Daemon(daemon.clone()),

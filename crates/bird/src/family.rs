@@ -1,53 +1,9 @@
-//! Address families, and how a BGP protocol named by Calico (`Mesh_10_0_0_2`,
-//! `Node_fd00__1_port_180`) gives away its kind and peer address.
+//! How a BGP protocol named by Calico (`Mesh_10_0_0_2`, `Node_fd00__1_port_180`) gives away its
+//! kind and peer address. [`Family`] itself lives in `nodestatus-api`, with the status it indexes.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use nodestatus_api::BgpPeerType;
-
-/// IPv4 or IPv6.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Family {
-    /// IPv4 (`bird` in BIRD 1.6, `master4` in BIRD 2/3).
-    V4,
-    /// IPv6 (`bird6` in BIRD 1.6, `master6` in BIRD 2/3).
-    V6,
-}
-
-impl Family {
-    /// Both families, IPv4 first.
-    pub const ALL: [Family; 2] = [Family::V4, Family::V6];
-
-    /// The family of an address or prefix (`10.0.0.0/24`, `fd00::1`, `fe80::1%eth0`).
-    pub fn of(address: &str) -> Family {
-        if address.contains(':') {
-            Family::V6
-        } else {
-            Family::V4
-        }
-    }
-
-    /// `IPv4` or `IPv6`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Family::V4 => "IPv4",
-            Family::V6 => "IPv6",
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Family::V4 => 0,
-            Family::V6 => 1,
-        }
-    }
-}
-
-impl std::fmt::Display for Family {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
+use nodestatus_api::{BgpPeerType, Family};
 
 /// The Calico session kind from a protocol name's prefix; `None` for any other name.
 pub fn peer_type(name: &str) -> Option<BgpPeerType> {

@@ -2,10 +2,11 @@
 //! an async client, one-connection-per-daemon collection, and the pure mapping to the
 //! `CalicoNodeStatus` status.
 //!
-//! Layers, bottom up:
-//! - [`reply`]: framing of BIRD's reply codes into [`Reply`]s, incrementally ([`Framer`]); no I/O.
-//! - [`parse_status`], [`parse_protocols`], [`RouteTable::parse`]: typed parsers for
-//!   `show status`, `show protocols [all]`, `show route [all]`; no I/O. Lenient where it is
+//! Layers, bottom up (one straight stack: each uses only the ones above it in this list):
+//! - `parse/` (no I/O), [`reply`]: framing of BIRD's reply codes into [`Reply`]s, incrementally ([`Framer`]); no I/O.
+//! - `parse/show_status.rs` ([`parse_status`]), `parse/show_protocols.rs` ([`parse_protocols`]),
+//!   `parse/show_route.rs` ([`RouteTable::parse`]), with [`ParseError`] in `parse/error.rs`:
+//!   typed parsers for `show status`, `show protocols [all]`, `show route [all]`; no I/O. Lenient where it is
 //!   safe: a `show route` line that cannot be understood costs that line and its route, an
 //!   unknown `show status` field costs nothing, and both are counted with the first as an
 //!   example ([`Unrecognised`]), so a new BIRD format shows up instead of emptying the table.
@@ -26,7 +27,10 @@
 //!   a failed part without a last good value claims nothing (no `Ready` from a greeting
 //!   alone). [`map_snapshot_within`] keeps at most a number of routes, sorted and chosen while
 //!   still in the reply text, so only the kept routes take memory.
-//! - [`render`]: `calicoctl node status`-like tables.
+//!
+//! No presentation here: the agent links this crate, and the `calicoctl node status`-like
+//! tables of `nodestatus bird` live in the CLI (`cli/src/commands/bird_tables.rs`), built on
+//! [`peers`] and [`map_snapshot`].
 //!
 //! BIRD 2.17 and 3.1 against 2.0 (Debian 13's `bird2` 2.17.6 and `bird3` 3.1.8, captured in
 //! `tests/fixtures/bird2.17*`, `bird3*` and `loopback-bird3`): the status every version maps to
@@ -55,7 +59,7 @@
 //!
 //! Dependencies: `nodestatus-api` (the status types mapped to), `tokio` (socket, timeouts),
 //! `memchr` (fast line splitting of multi-megabyte replies), `serde` (parsed values as JSON for
-//! golden tests and tools), `thiserror` (typed errors), `tracing` (logs), `comfy-table` (tables).
+//! golden tests and tools), `thiserror` (typed errors), `tracing` (logs).
 //!
 //! Tests: unit tests per module with replies in BIRD's real grammar (framing split at every byte,
 //! continuation lines, error replies, `0013`/`0014`/`0024`; 1.6 and 2.x/3.x rows and routes:
@@ -72,8 +76,8 @@
 //! minimal failing case, seeds kept in `tests/robustness.proptest-regressions`): framing of any
 //! bytes is the same in any pieces and ends every reply at its first last line, and arbitrary
 //! bytes, BIRD-shaped lines and the captures with lines deleted, duplicated, swapped, inserted
-//! or made very long, bytes replaced and cuts anywhere give the parsers, the mapping and the
-//! tables a value or an error, never a panic; a failed part keeps the last good value.
+//! or made very long, bytes replaced and cuts anywhere give the parsers and the mapping a
+//! value or an error, never a panic; a failed part keeps the last good value.
 //! Faults (`tests/faults.rs`, a bare socket playing the peer): a trickled reply fails at its
 //! deadline, a collection from trickling daemons at its own, a daemon that greets and stalls
 //! gives a status claiming nothing, a runaway reply is refused at the bound with a peak RSS
@@ -82,14 +86,9 @@
 
 mod client;
 mod collect;
-mod error;
 mod family;
 mod mapping;
-mod protocols;
-pub mod render;
-pub mod reply;
-mod routes;
-mod status;
+mod parse;
 
 pub use client::{ClientError, ClientOptions, Connection};
 pub use collect::{
@@ -97,10 +96,12 @@ pub use collect::{
     Part, SHOW_PROTOCOLS_ALL, SHOW_ROUTE, SHOW_STATUS, Snapshot, Source, Unreachable, collect,
     major_version,
 };
-pub use error::{ParseError, Unrecognised};
-pub use family::{Family, peer_address_from_name, peer_type};
-pub use mapping::{Mapped, Outcome, Outcomes, map_snapshot, map_snapshot_within};
-pub use protocols::{BGP_STATES, Bgp, Channel, Protocol, RouteCounts, parse_protocols};
-pub use reply::{BirdError, FrameError, Framer, Reply};
-pub use routes::{NextHop, NextHops, Route, RouteKind, RouteTable};
-pub use status::{Status, parse_status};
+pub use family::{peer_address_from_name, peer_type};
+pub use mapping::{Mapped, Outcome, Outcomes, map_snapshot, map_snapshot_within, peers};
+pub use nodestatus_api::Family;
+pub use parse::error::{ParseError, Unrecognised};
+pub use parse::reply;
+pub use parse::reply::{BirdError, FrameError, Framer, Reply};
+pub use parse::show_protocols::{BGP_STATES, Bgp, Channel, Protocol, RouteCounts, parse_protocols};
+pub use parse::show_route::{NextHop, NextHops, Route, RouteKind, RouteTable};
+pub use parse::show_status::{Status, parse_status};

@@ -16,7 +16,7 @@ use nodestatus_api::{CalicoNodeStatusStatus, NodeStatusClass};
 use nodestatus_bird::{
     ClientError, CollectError, Daemon, Family, FrameError, Framer, Part, Reply, RouteTable,
     SHOW_PROTOCOLS_ALL, SHOW_ROUTE, SHOW_STATUS, Snapshot, Source, Unreachable, map_snapshot,
-    parse_protocols, parse_status, render,
+    parse_protocols, parse_status, peers,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -250,9 +250,9 @@ fn class_of(command: Command) -> NodeStatusClass {
     }
 }
 
-/// Maps and renders `snapshot`; a part that failed must come out `Failed` and be replaced by the
+/// Maps `snapshot` and lists its peers; a part that failed must come out `Failed` and be replaced by the
 /// `last` good status's part.
-fn map_and_render(
+fn map_and_list_peers(
     snapshot: &Snapshot,
     failed: Option<NodeStatusClass>,
     last: &CalicoNodeStatusStatus,
@@ -297,10 +297,13 @@ fn map_and_render(
             };
             prop_assert!(same, "{class} {family}: the last good value was not kept");
         }
-        render::peers_table(snapshot, family);
-        render::routes_table(snapshot, family);
+        // The CLI's peer table is built on this list.
+        if let Source::Daemon(d) = snapshot.source(family)
+            && let Part::Collected(protocols) = &d.protocols
+        {
+            peers(d, protocols, family).for_each(drop);
+        }
     }
-    render::status_table(snapshot);
     Ok(())
 }
 
@@ -1042,7 +1045,7 @@ proptest! {
     }
 
     /// Lines in BIRD's framing with any text (BIRD's words, any UTF-8, any bytes) give every
-    /// parser, the mapping and the tables a value or an error.
+    /// parser, the mapping and the peer list a value or an error.
     #[test]
     fn parsers_and_mapping_take_any_text_in_bird_framing(
         first in code(),
@@ -1061,11 +1064,11 @@ proptest! {
         }
         let capture = &CAPTURES[0];
         let snapshot = snapshot(capture, &bytes, &bytes, &bytes);
-        map_and_render(&snapshot, None, &CalicoNodeStatusStatus::default())?;
+        map_and_list_peers(&snapshot, None, &CalicoNodeStatusStatus::default())?;
     }
 
     /// Replies shaped like BIRD's, with values BIRD prints, its other words or runs of them in
-    /// every slot, give the parsers, the mapping and the tables a value or an error; when all
+    /// every slot, give the parsers, the mapping and the peer list a value or an error; when all
     /// three parse, every part of the daemon's families is collected.
     #[test]
     fn shaped_replies_give_values_or_errors_through_parsing_and_mapping(
@@ -1086,7 +1089,7 @@ proptest! {
         .iter()
         .all(Parsed::is_ok);
         let snapshot = snapshot(capture_at(capture), &status, &protocols, &routes);
-        map_and_render(&snapshot, None, &CalicoNodeStatusStatus::default())?;
+        map_and_list_peers(&snapshot, None, &CalicoNodeStatusStatus::default())?;
         if all_ok {
             let mapped = map_snapshot(&snapshot, &NodeStatusClass::ALL);
             for (class, family, outcome) in mapped.outcomes.iter() {
@@ -1120,7 +1123,7 @@ proptest! {
         let failed = !parsed.is_ok();
         let good = map_snapshot(&mutated_snapshot(capture, &capture.bytes), &NodeStatusClass::ALL);
         prop_assert!(!good.outcomes.any_failed(), "{}: {:?}", capture.name, good.outcomes);
-        map_and_render(
+        map_and_list_peers(
             &mutated_snapshot(capture, &bytes),
             failed.then_some(class_of(capture.command)),
             &good.status,

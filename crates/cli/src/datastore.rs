@@ -31,7 +31,8 @@ pub(crate) enum DatastoreType {
     /// etcd v3, with the keys Calico's etcdv3 datastore uses.
     Etcdv3,
     /// The Kubernetes API server (the `caliconodestatuses.crd.projectcalico.org` CRD); the
-    /// client configuration comes from `KUBECONFIG`, `~/.kube/config` or the in-cluster account.
+    /// client configuration comes from `--kubeconfig`, else `KUBECONFIG`, `~/.kube/config` or
+    /// the in-cluster account.
     Kubernetes,
 }
 
@@ -102,6 +103,12 @@ pub(crate) struct DatastoreArgs {
         value_name = "FILE"
     )]
     pub(crate) etcd_key_file: Option<PathBuf>,
+
+    /// The kubeconfig file for `--datastore-type kubernetes` (as kubectl's flag); without it,
+    /// `KUBECONFIG`, `~/.kube/config` or the in-cluster service account.
+    #[arg(long, global = true, help_heading = "Datastore", value_name = "FILE")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kubeconfig: Option<PathBuf>,
 }
 
 impl DatastoreArgs {
@@ -146,9 +153,11 @@ impl DatastoreArgs {
                 Ok(Arc::new(store))
             }
             DatastoreType::Kubernetes => {
-                let store = KubeStore::connect()
-                    .await
-                    .context("connecting to the Kubernetes API server")?;
+                let store = match &self.kubeconfig {
+                    Some(path) => KubeStore::connect_kubeconfig(path).await,
+                    None => KubeStore::connect().await,
+                }
+                .context("connecting to the Kubernetes API server")?;
                 Ok(Arc::new(store))
             }
         }
@@ -194,7 +203,8 @@ impl DatastoreArgs {
     }
 
     /// The global flags that make another `nodestatus` process use this same datastore (the
-    /// lab's agents). Paths are made absolute; Kubernetes settings travel in the environment.
+    /// lab's agents). Paths are made absolute; Kubernetes settings other than `--kubeconfig`
+    /// travel in the environment.
     pub(crate) fn to_args(&self) -> anyhow::Result<Vec<OsString>> {
         let mut args: Vec<OsString> = vec!["--datastore-type".into()];
         match self.datastore_type {
@@ -218,7 +228,13 @@ impl DatastoreArgs {
                     }
                 }
             }
-            DatastoreType::Kubernetes => args.push("kubernetes".into()),
+            DatastoreType::Kubernetes => {
+                args.push("kubernetes".into());
+                if let Some(path) = &self.kubeconfig {
+                    args.push("--kubeconfig".into());
+                    args.push(absolute(path)?.into());
+                }
+            }
         }
         Ok(args)
     }
@@ -241,7 +257,10 @@ impl DatastoreArgs {
                 "etcdv3 {}",
                 self.etcd_endpoints.as_deref().unwrap_or_default()
             ),
-            DatastoreType::Kubernetes => "kubernetes".to_string(),
+            DatastoreType::Kubernetes => match &self.kubeconfig {
+                Some(path) => format!("kubernetes {}", path.display()),
+                None => "kubernetes".to_string(),
+            },
         }
     }
 }

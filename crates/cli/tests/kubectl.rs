@@ -153,10 +153,24 @@ fn calicos_documented_kubectl_flow_works_end_to_end() {
         server.ok(&["apply", "-f", "-"], Some(&second)),
         format!("caliconodestatus.projectcalico.org/{NAME} configured\n")
     );
+    let updated = server.get_json();
+    assert_eq!(updated["spec"], spec(20, &["Agent", "BGP", "Routes"]));
+    // The spec changed once: generation 2. kubectl's record of what it applied is the second
+    // configuration, so a third apply diffs against it.
     assert_eq!(
-        server.get_json()["spec"],
-        spec(20, &["Agent", "BGP", "Routes"])
+        (
+            &json["metadata"]["generation"],
+            &updated["metadata"]["generation"]
+        ),
+        (&json!(1), &json!(2))
     );
+    let recorded: Value = serde_json::from_str(
+        updated["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .expect("last-applied-configuration"),
+    )
+    .expect("JSON");
+    assert_eq!(recorded["spec"]["updatePeriodSeconds"], 20);
     assert_eq!(
         server.get_json()["metadata"]["uid"],
         json["metadata"]["uid"]

@@ -134,13 +134,6 @@ fn section_title(kind: SessionKind) -> &'static str {
     }
 }
 
-fn family_name(f: Family) -> &'static str {
-    match f {
-        Family::V4 => "IPv4",
-        Family::V6 => "IPv6",
-    }
-}
-
 /// The sessions of one family grouped under Calico's section titles; `extra` adds lines per session.
 fn bgp_sections(
     sessions: &[Session],
@@ -154,7 +147,7 @@ fn bgp_sections(
         out += &format!(
             "# ------------- {} ({}) -------------\n",
             section_title(kind),
-            family_name(f)
+            f.label()
         );
         for s in sessions
             .iter()
@@ -268,7 +261,7 @@ fn bird2(i: usize, sessions: &[Session], log: &str) -> String {
              \x20 debug {{ states }};\n\
              \x20 description \"Connection to BGP peer\";\n\
              \x20 local as {};\n{multihop}{}{TIMERS}}}\n\n",
-            family_name(f),
+            f.label(),
             topology::NODE_AS,
             channel(f, None)
         );

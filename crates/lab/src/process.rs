@@ -27,7 +27,7 @@ pub struct ProcessId {
 
 impl ProcessId {
     /// The process with this PID now, if there is one.
-    pub(crate) fn of(pid: u32) -> Option<Self> {
+    pub fn of(pid: u32) -> Option<Self> {
         proc_stat(pid).map(|(_, start_time)| Self { pid, start_time })
     }
 
@@ -38,7 +38,7 @@ impl ProcessId {
 
     /// Stops the process: SIGTERM, up to 5 s to exit, then SIGKILL. Stopping a process that has
     /// already exited is not an error.
-    pub(crate) fn stop(&self, name: &str) -> Result<()> {
+    pub fn stop(&self, name: &str) -> Result<()> {
         if !self.is_running() {
             return Ok(());
         }

@@ -92,19 +92,8 @@ impl std::str::FromStr for BirdVersion {
     }
 }
 
-/// An address family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Family {
-    /// IPv4.
-    V4,
-    /// IPv6.
-    V6,
-}
-
-impl Family {
-    /// Both families, IPv4 first.
-    pub const ALL: [Family; 2] = [Self::V4, Self::V6];
-}
+/// An address family: the API's, so the lab's expectations index the status directly.
+pub use nodestatus_api::Family;
 
 /// How to build a lab.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -50,6 +50,7 @@ pub fn crd() -> String {
          # agent filters by node itself.\n\
          {GENERATED}{}",
         nodestatus_api::crd_yaml()
+            .unwrap_or_else(|e| panic!("the typed CRD failed to serialise: {e}"))
     )
 }
 

@@ -342,7 +342,7 @@ fn observe_bird(
     sessions: &mut Sessions,
     metrics: &Metrics,
 ) {
-    for family in nodestatus_bird::Family::ALL {
+    for family in snapshot.families_once_per_daemon() {
         for (problem, _) in crate::conditions::problems(snapshot, family) {
             metrics.bird_problem(family, &problem);
         }

@@ -1,6 +1,7 @@
 //! Jittered exponential backoff for datastore retries (write conflicts, outages, relists): the
-//! delay doubles per attempt up to a cap, and each delay is drawn from its upper half so agents
-//! that failed together do not retry together.
+//! delay doubles per attempt up to a cap (`nodestatus_store::backoff`, the backends' watch loops
+//! use the same), and each delay is drawn from its upper half so agents that failed together do
+//! not retry together.
 
 use std::time::Duration;
 
@@ -23,9 +24,11 @@ impl Backoff {
     /// The delay before retry number `attempt` (1 for the first): `min * 2^(attempt-1)` capped
     /// at `max`, then scaled by a factor in [0.5, 1] taken from `rng`.
     pub(crate) fn delay(&self, attempt: u32, rng: &mut fastrand::Rng) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(31);
-        let base = self.min.saturating_mul(1 << doublings).min(self.max);
-        base.mul_f64(0.5 + rng.f64() / 2.0)
+        let doubling = nodestatus_store::backoff::Backoff {
+            min: self.min,
+            max: self.max,
+        };
+        doubling.delay(attempt).mul_f64(0.5 + rng.f64() / 2.0)
     }
 }
 

@@ -2,8 +2,6 @@
 //! since the previous snapshot: a problem is logged when it starts and when it ends, not on
 //! every tick, and counted in metrics on every collection it affects.
 
-use std::sync::Arc;
-
 use nodestatus_bird::{ClientError, CollectError, Family, Part, Snapshot, Source, Unrecognised};
 
 /// One kind of problem with one family's daemon.
@@ -61,16 +59,10 @@ pub(crate) fn problems(snapshot: &Snapshot, family: Family) -> Vec<(Problem, Str
 /// both families and is counted under IPv4).
 pub(crate) fn unrecognised(snapshot: &Snapshot) -> Vec<(Family, &'static str, &Unrecognised)> {
     let mut out = Vec::new();
-    for family in Family::ALL {
+    for family in snapshot.families_once_per_daemon() {
         let Source::Daemon(d) = snapshot.source(family) else {
             continue;
         };
-        if family == Family::V6
-            && let Source::Daemon(v4) = &snapshot.v4
-            && Arc::ptr_eq(v4, d)
-        {
-            continue;
-        }
         out.extend(
             d.unrecognised()
                 .into_iter()
@@ -130,11 +122,16 @@ pub(crate) struct Conditions {
 
 impl Conditions {
     /// Records `snapshot`'s problems and returns, per family with a change, what started and
-    /// what ended.
+    /// what ended. A BIRD 2/3 daemon's problems are its own, not one per family: they are
+    /// reported once, under IPv4.
     pub(crate) fn observe(&mut self, snapshot: &Snapshot) -> Vec<Change> {
         let mut changes = Vec::new();
         for (i, family) in Family::ALL.into_iter().enumerate() {
-            let now = problems(snapshot, family);
+            let now = if snapshot.families_once_per_daemon().any(|f| f == family) {
+                problems(snapshot, family)
+            } else {
+                Vec::new()
+            };
             let before = &self.last[i];
             let started: Vec<_> = now
                 .iter()
@@ -261,6 +258,26 @@ mod tests {
         assert_eq!(
             kinds,
             vec![(Family::V4, "unreachable"), (Family::V6, "unreachable")]
+        );
+    }
+
+    #[test]
+    fn a_bird2_daemon_failure_is_reported_once_not_once_per_family() {
+        let snapshot = snapshot2(Src::BrokenRoutes("bird2"), ALL);
+        let started: Vec<_> = Conditions::default()
+            .observe(&snapshot)
+            .into_iter()
+            .map(|c| {
+                let kinds: Vec<_> = c.started.iter().map(|(p, _)| (p.command, p.kind)).collect();
+                (c.family, kinds)
+            })
+            .collect();
+        assert_eq!(
+            started,
+            vec![(
+                Family::V4,
+                vec![(Some(nodestatus_bird::SHOW_ROUTE), "parse")]
+            )]
         );
     }
 }

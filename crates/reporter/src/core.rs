@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use nodestatus_api::{
     CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, NodeStatusClass, RouteStatus,
+    last_updated_at,
 };
 use nodestatus_bird::{Mapped, Snapshot, map_snapshot_within};
 use nodestatus_store::StoreError;
@@ -136,11 +137,6 @@ pub(crate) fn routes_left_out(status: &CalicoNodeStatusStatus) -> u64 {
 fn without_time(mut status: CalicoNodeStatusStatus) -> CalicoNodeStatusStatus {
     status.last_updated = None;
     status
-}
-
-/// `lastUpdated` as Calico writes it: RFC 3339, UTC, whole seconds.
-pub(crate) fn rfc3339_seconds(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// True when both versions are numbers and `candidate` is the smaller: an event older than
@@ -445,7 +441,7 @@ impl Core {
         let Some(mut status) = r.pending.clone() else {
             return;
         };
-        status.last_updated = Some(rfc3339_seconds(now.wall));
+        status.last_updated = Some(last_updated_at(now.wall));
         let ticket = self.next_id;
         self.next_id += 1;
         let status = Box::new(status);
@@ -638,8 +634,8 @@ mod tests {
 
     #[test]
     fn last_updated_is_rfc3339_utc_in_whole_seconds() {
-        assert_eq!(rfc3339_seconds(at(0.0).wall), "2027-01-15T08:00:00Z");
-        assert_eq!(rfc3339_seconds(at(61.999).wall), "2027-01-15T08:01:01Z");
+        assert_eq!(last_updated_at(at(0.0).wall), "2027-01-15T08:00:00Z");
+        assert_eq!(last_updated_at(at(61.999).wall), "2027-01-15T08:01:01Z");
     }
 
     #[test]

@@ -44,8 +44,9 @@
 //! `thiserror`, `tracing`.
 //!
 //! Tests: unit tests per module, and replay tests of the core (`src/replay_tests.rs`): event
-//! sequences with snapshots built from BIRD replies recorded in a real lab
-//! (`tests/fixtures`, see its README) and the exact actions each step must produce. End to end
+//! sequences with snapshots built from BIRD replies recorded in a real lab (the bird crate's
+//! captures in `crates/bird/tests/fixtures`, and the reporter's own in `tests/fixtures`, see its
+//! README) and the exact actions each step must produce. End to end
 //! (`tests/e2e.rs`): the agent in-process against real BIRD 1.6, 2.0, 2.17 and 3 daemons in network
 //! namespaces (`nodestatus-lab`) and real datastores — SQLite, and etcd started, stopped and
 //! restarted by the etcd crate's harness; they need root, BIRD and etcd, as in CI, and fail

@@ -14,7 +14,7 @@ use nodestatus_bird::{
     parse_status,
 };
 
-use crate::core::{Now, rfc3339_seconds};
+use crate::core::Now;
 
 /// Every class.
 pub(crate) const ALL: &[NodeStatusClass] = &NodeStatusClass::ALL;
@@ -22,7 +22,7 @@ pub(crate) const ALL: &[NodeStatusClass] = &NodeStatusClass::ALL;
 /// One family's daemon in a test snapshot.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Src {
-    /// The replies recorded in `tests/fixtures/<set>`.
+    /// The replies recorded in `<set>` (see [`fixture_dir`]).
     Set(&'static str),
     /// As `Set`, with `show route` replaced by the unusable `broken/` reply.
     BrokenRoutes(&'static str),
@@ -33,12 +33,22 @@ pub(crate) enum Src {
     Unreachable,
 }
 
+/// The directory of a set of replies: the reporter's own (`tests/fixtures`: jitter, broken,
+/// unrecognised, made for these tests), else the bird crate's captures of a real lab
+/// (`crates/bird/tests/fixtures`), one copy for both crates.
+fn fixture_dir(set: &str) -> PathBuf {
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let own = crate_dir.join("tests/fixtures").join(set);
+    if own.is_dir() {
+        own
+    } else {
+        crate_dir.join("../bird/tests/fixtures").join(set)
+    }
+}
+
 fn fixture(set: &str, daemon: &str, command: &str) -> Reply {
     let file = command.replace(' ', "_");
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(set)
-        .join(format!("n1-{daemon}-{file}.txt"));
+    let path = fixture_dir(set).join(format!("n1-{daemon}-{file}.txt"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     Reply::from_bytes(bytes).unwrap_or_else(|e| panic!("framing {}: {e}", path.display()))
 }
@@ -139,7 +149,7 @@ pub(crate) fn written(
     now: Now,
 ) -> CalicoNodeStatusStatus {
     let mut status = map_snapshot(snapshot, classes).merge_last_good(None);
-    status.last_updated = Some(rfc3339_seconds(now.wall));
+    status.last_updated = Some(nodestatus_api::last_updated_at(now.wall));
     status
 }
 

@@ -37,7 +37,8 @@
 //!   revision of the deletion (as Kubernetes does), so resuming from the last revision a
 //!   consumer saw never replays the deletion.
 //! - A node-filtered watch sees `Added` when `spec.node` moves into the filter and `Deleted`
-//!   when it moves out, with the object after the change (as Kubernetes field selectors do).
+//!   when it moves out, with the revision of the change (its content is the state before the
+//!   edit on Kubernetes, after it on SQLite and etcd; only name and version are checked).
 //!   It never delivers anything for another node's status writes, and may leave out status
 //!   writes of its own node's objects ([`Fixture::node_watch_sees_status_writes`]).
 //! - `Restarted` holds exactly what `list` with the watch's filter returns at that point.
@@ -112,6 +113,7 @@ macro_rules! conformance_tests {
             invalid_object_is_rejected_and_nothing_is_stored,
             write_status_changes_only_the_status,
             update_spec_keeps_the_status,
+            update_replaces_labels_and_annotations_and_generation_counts_spec_changes,
             write_status_after_a_spec_edit_conflicts,
             stale_version_conflicts_on_update_spec_and_delete,
             watch_from_list_revision_sees_later_changes_in_order,

@@ -3,7 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use nodestatus_api::{ApiVersion, CRD_API_VERSION, CalicoNodeStatus, to_value};
+use nodestatus_api::{ApiVersion, CRD_API_VERSION, CalicoNodeStatus, WriteError, to_value};
 use serde_json::Value;
 
 /// The prefix of every CalicoNodeStatus key (`model.ResourceKey.defaultPath` for a
@@ -56,16 +56,16 @@ pub(crate) fn stamp_new(obj: &mut CalicoNodeStatus, now: Timestamp) {
     obj.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
     let seconds = Timestamp::from_second(now.as_second()).unwrap_or(now);
     obj.metadata.creation_timestamp = Some(Time(seconds));
+    obj.metadata.generation = Some(nodestatus_store::FIRST_GENERATION);
 }
 
 /// The stored value: the v3 resource as JSON, without `resourceVersion` and `selfLink`
 /// (`resources.resourceToKVPair` clears both; the revision lives in etcd, not in the value).
-pub(crate) fn encode(obj: &CalicoNodeStatus) -> Vec<u8> {
+pub(crate) fn encode(obj: &CalicoNodeStatus) -> Result<Vec<u8>, WriteError> {
     let mut stored = obj.clone();
     stored.metadata.resource_version = None;
     stored.metadata.self_link = None;
-    // Serialising a Value cannot fail: every key is a string.
-    serde_json::to_vec(&to_value(&stored, ApiVersion::V3)).unwrap_or_default()
+    Ok(serde_json::to_vec(&to_value(&stored, ApiVersion::V3)?)?)
 }
 
 /// Reads a stored value; the resource version is the key's mod revision, as Calico's
@@ -152,7 +152,9 @@ mod tests {
 
     #[test]
     fn the_value_is_the_v3_resource_without_resource_version_or_self_link() {
-        let value: Value = serde_json::from_slice(&encode(&object())).unwrap_or_default();
+        let value: Value =
+            serde_json::from_slice(&encode(&object()).unwrap_or_else(|e| panic!("{e}")))
+                .unwrap_or_default();
         assert_eq!(
             value,
             json!({
@@ -171,7 +173,7 @@ mod tests {
 
     #[test]
     fn a_decoded_value_takes_its_resource_version_from_the_mod_revision() {
-        let decoded = decode(&encode(&object()), 77).ok();
+        let decoded = decode(&encode(&object()).unwrap_or_else(|e| panic!("{e}")), 77).ok();
         let mut expected = object();
         expected.metadata.resource_version = Some("77".into());
         expected.metadata.self_link = None;

@@ -10,8 +10,8 @@ use etcd_client::{
     Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 use k8s_openapi::jiff::Timestamp;
-use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
-use nodestatus_store::{Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
+use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusStatus};
+use nodestatus_store::{Change, Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
 
 use crate::config::EtcdConfig;
 use crate::error::is_too_large;
@@ -157,13 +157,7 @@ impl EtcdStore {
     fn check_size(&self, name: &str, value: &[u8], index_ops: &[String]) -> Result<usize> {
         let index: usize = index_ops.iter().map(|k| k.len() + INDEX_OP_OVERHEAD).sum();
         let size = value.len() + key(name).len() + REQUEST_OVERHEAD + index;
-        if size > self.max_request_bytes {
-            return Err(StoreError::TooLarge {
-                name: name.into(),
-                size,
-                limit: self.max_request_bytes,
-            });
-        }
+        StoreError::check_size(name, size, self.max_request_bytes)?;
         Ok(size)
     }
 
@@ -215,7 +209,8 @@ impl EtcdStore {
         unindex: Option<String>,
         index: Option<String>,
     ) -> Result<i64> {
-        let value = encode(obj);
+        let value =
+            encode(obj).map_err(|e| StoreError::internal(format!("encoding {name:?}"), e))?;
         let index_keys: Vec<String> = unindex.iter().chain(&index).cloned().collect();
         let size = self.check_size(name, &value, &index_keys)?;
         let key = key(name);
@@ -573,7 +568,8 @@ impl Datastore for EtcdStore {
         let mut stored = obj.clone();
         stamp_new(&mut stored, Timestamp::now());
         stored.metadata.resource_version = None;
-        let value = encode(&stored);
+        let value =
+            encode(&stored).map_err(|e| StoreError::internal(format!("encoding {name:?}"), e))?;
         let entry = index_key(&stored.spec.node, &name);
         let size = self.check_size(&name, &value, std::slice::from_ref(&entry))?;
         let key = key(&name);
@@ -629,23 +625,24 @@ impl Datastore for EtcdStore {
         ))
     }
 
-    async fn update_spec(
+    async fn update_with(
         &self,
         name: &str,
-        spec: &CalicoNodeStatusSpec,
+        change: Change<'_>,
         expected_version: Option<&str>,
     ) -> Result<CalicoNodeStatus> {
-        StoreError::check_valid(&CalicoNodeStatus::new(name, spec.clone()))?;
+        StoreError::check_valid(&change.candidate(name))?;
         let mut last_conflict = None;
         for _ in 0..SPEC_UPDATE_ATTEMPTS {
             let mut obj = self.get(name).await?;
             let actual = obj.metadata.resource_version.clone().unwrap_or_default();
             StoreError::check_version(name, expected_version, &actual)?;
             // The index entry is put even when the node stays: that put is what the node's
-            // agent sees of a spec change.
-            let unindex = (obj.spec.node != spec.node).then(|| index_key(&obj.spec.node, name));
-            let index = Some(index_key(&spec.node, name));
-            obj.spec = spec.clone();
+            // agent sees of a change (labels too: the agent's cache holds the object).
+            let node = &change.spec().node;
+            let unindex = (obj.spec.node != *node).then(|| index_key(&obj.spec.node, name));
+            let index = Some(index_key(node, name));
+            change.apply(&mut obj);
             match self
                 .compare_and_put(name, &obj, revision_of(&actual), unindex, index)
                 .await

@@ -12,6 +12,7 @@ use std::time::Duration;
 use etcd_client::{Event, EventType, WatchOptions};
 use futures::StreamExt;
 use nodestatus_api::CalicoNodeStatus;
+use nodestatus_store::backoff::{Backoff, Pauses};
 use nodestatus_store::{Listing, NodeFilter, StoreError, WatchEvent, WatchStream};
 use tokio::sync::mpsc;
 
@@ -20,9 +21,11 @@ use crate::layout::{KEY_PREFIX, index_entry, name_of, node_index_prefix};
 use crate::members::Members;
 use crate::store::{decode_listed, index_unindexed, list_objects, read_at};
 
-/// The first wait before reconnecting; it doubles up to `BACKOFF_MAX` while etcd stays away.
-const BACKOFF_START: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// The waits before reconnecting: 100 ms, doubling up to 5 s while etcd stays away.
+const BACKOFF: Backoff = Backoff {
+    min: Duration::from_millis(100),
+    max: Duration::from_secs(5),
+};
 /// Events buffered for a slow consumer before the watch waits for it.
 const BUFFER: usize = 256;
 
@@ -86,7 +89,7 @@ struct PreviousValueMissing;
 
 impl Watcher {
     async fn run(mut self) {
-        let mut backoff = BACKOFF_START;
+        let mut backoff = BACKOFF.pauses();
         let mut resync = false;
         loop {
             let stop = if resync {
@@ -99,17 +102,17 @@ impl Watcher {
                 Stop::Resync => resync = true,
                 Stop::Relisted => {
                     resync = false;
-                    backoff = BACKOFF_START;
+                    backoff.reset();
                 }
                 Stop::Failed(err) if err.is_retryable() => {
-                    tracing::warn!(error = %err, next_revision = self.next, retry_in = ?backoff, "etcd watch interrupted");
+                    let pause = backoff.next_pause();
+                    tracing::warn!(error = %err, next_revision = self.next, retry_in = ?pause, "etcd watch interrupted");
                     // Tell the consumer (e.g. for readiness) without waiting on a slow one; the
                     // stream goes on.
                     let _ = self.tx.try_send(Err(err));
-                    if self.wait(backoff).await {
+                    if self.wait(pause).await {
                         return;
                     }
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
                 Stop::Failed(err) => {
                     tracing::error!(error = %err, "etcd watch failed");
@@ -155,7 +158,7 @@ impl Watcher {
     /// Follows one etcd watch on the pinned member from `self.next` until it fails or must be
     /// replaced by a relist; a failure that another member may not have moves the pin on, so
     /// the next attempt goes there.
-    async fn follow(&mut self, backoff: &mut Duration) -> Stop {
+    async fn follow(&mut self, backoff: &mut Pauses) -> Stop {
         let (member, client) = self.members.watch_client();
         let stop = self.follow_on(client, backoff).await;
         if let Stop::Failed(err) = &stop
@@ -169,7 +172,7 @@ impl Watcher {
     async fn follow_on(
         &mut self,
         mut client: etcd_client::WatchClient,
-        backoff: &mut Duration,
+        backoff: &mut Pauses,
     ) -> Stop {
         let start = self.next;
         let prefix = match &self.filter {
@@ -237,7 +240,7 @@ impl Watcher {
                 });
             }
             if resp.created() {
-                *backoff = BACKOFF_START;
+                backoff.reset();
                 continue;
             }
             if resp.events().is_empty() {

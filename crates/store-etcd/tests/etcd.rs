@@ -144,6 +144,7 @@ async fn the_key_is_calicos_and_the_value_is_the_v3_resource_json() {
                 "name": "status-1",
                 "uid": created.metadata.uid.clone().expect("uid"),
                 "creationTimestamp": serde_json::to_value(&created.metadata.creation_timestamp).expect("time"),
+                "generation": 1,
                 "labels": {"team": "net"},
             },
             "spec": {"classes": ["Agent", "BGP", "Routes"], "node": "node-0", "updatePeriodSeconds": 10},

@@ -9,16 +9,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use either::Either;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use kube::api::{
-    Api, DeleteParams, ListParams, PostParams, Preconditions, VersionMatch, WatchEvent, WatchParams,
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions, VersionMatch,
+    WatchEvent, WatchParams,
 };
 use kube::core::ObjectList;
-use nodestatus_api::{
-    CRD_API_VERSION, CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, FieldError,
-    KIND,
+use nodestatus_api::{CRD_API_VERSION, CalicoNodeStatus, CalicoNodeStatusStatus, FieldError, KIND};
+use nodestatus_store::{
+    Change, Datastore, Listing, NodeFilter, Result, StoreError, WatchEvent as StoreEvent,
+    WatchStream,
 };
-use nodestatus_store::{Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
 
 use crate::errors::{Failure, Op, classify, to_store_error};
 
@@ -27,7 +28,7 @@ use crate::errors::{Failure, Op, classify, to_store_error};
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// TCP/TLS connect timeout to the API server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How many times `update_spec` and `delete` without an expected version re-read the object
+/// How many times `delete` without an expected version re-reads the object
 /// after losing a race with another writer before giving up with `Conflict`.
 const ATTEMPTS: usize = 5;
 /// How long `delete` waits for the DELETED event that carries the deletion's resourceVersion.
@@ -56,12 +57,28 @@ impl KubeStore {
     /// Connects with the configuration `kube` infers: `KUBECONFIG` (or `~/.kube/config`), else
     /// the in-cluster service account. Requests time out after 30 s, connects after 10 s.
     pub async fn connect() -> Result<Self> {
-        let mut config = kube::Config::infer().await.map_err(|e| {
+        let config = kube::Config::infer().await.map_err(|e| {
             StoreError::internal(
                 "finding the Kubernetes client configuration (KUBECONFIG, ~/.kube/config or the in-cluster service account)",
                 e,
             )
         })?;
+        Self::with_config(config)
+    }
+
+    /// Connects with the kubeconfig file at `path` (its current context), like
+    /// `kubectl --kubeconfig`; timeouts as for [`KubeStore::connect`].
+    pub async fn connect_kubeconfig(path: &std::path::Path) -> Result<Self> {
+        let context = format!("reading the kubeconfig {}", path.display());
+        let kubeconfig = kube::config::Kubeconfig::read_from(path)
+            .map_err(|e| StoreError::internal(&context, e))?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|e| StoreError::internal(&context, e))?;
+        Self::with_config(config)
+    }
+
+    fn with_config(mut config: kube::Config) -> Result<Self> {
         config.connect_timeout = Some(CONNECT_TIMEOUT);
         let client = kube::Client::try_from(config)
             .map_err(|e| StoreError::internal("building the Kubernetes client", e))?;
@@ -80,11 +97,53 @@ impl KubeStore {
     }
 }
 
+impl KubeStore {
+    /// Deletes what a failed create left, only at the version it created (best effort: a
+    /// failure is logged, and the object stays for an operator to see).
+    async fn take_back(&self, name: &str, created_version: &str) {
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: Some(created_version.to_owned()),
+                uid: None,
+            }),
+            ..DeleteParams::default()
+        };
+        if let Err(e) = timed(self.inner.api.delete(name, &params)).await {
+            tracing::warn!(name, error = %e, "could not take back the object of a failed create");
+        }
+    }
+}
+
 /// Runs one unary request with `REQUEST_TIMEOUT`; a timeout is a transport failure.
 pub(crate) async fn timed<T>(fut: impl Future<Output = kube::Result<T>>) -> kube::Result<T> {
     match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
         Ok(result) => result,
         Err(elapsed) => Err(kube::Error::Service(Box::new(elapsed))),
+    }
+}
+
+/// An object as the store gives it out: without `managedFields`, the API server's bookkeeping of
+/// which client set which field. They are not part of the object in any other datastore, grow
+/// with every writer, and change with each status write (so an object read back would never
+/// equal the one written); the API server keeps its own copy whatever a write sends.
+fn served(mut obj: CalicoNodeStatus) -> CalicoNodeStatus {
+    obj.metadata.managed_fields = None;
+    obj
+}
+
+fn served_listing(listing: Listing) -> Listing {
+    Listing {
+        items: listing.items.into_iter().map(served).collect(),
+        revision: listing.revision,
+    }
+}
+
+fn served_event(event: StoreEvent) -> StoreEvent {
+    match event {
+        StoreEvent::Added(obj) => StoreEvent::Added(served(obj)),
+        StoreEvent::Modified(obj) => StoreEvent::Modified(served(obj)),
+        StoreEvent::Deleted(obj) => StoreEvent::Deleted(served(obj)),
+        StoreEvent::Restarted(listing) => StoreEvent::Restarted(served_listing(listing)),
     }
 }
 
@@ -264,6 +323,42 @@ impl Inner {
             })
     }
 
+    /// Replaces the spec (and, for `SpecAndLabels`, the labels and annotations) with one JSON
+    /// patch of `add` operations, which replace a member that exists; no resourceVersion, so
+    /// no conflict.
+    async fn patch_user_fields(
+        &self,
+        name: &str,
+        change: Change<'_>,
+        context: &str,
+    ) -> Result<CalicoNodeStatus> {
+        let mut ops =
+            vec![serde_json::json!({"op": "add", "path": "/spec", "value": change.spec()})];
+        if let Change::SpecAndLabels(obj) = change {
+            for (field, map) in [
+                ("labels", &obj.metadata.labels),
+                ("annotations", &obj.metadata.annotations),
+            ] {
+                let value = map.clone().unwrap_or_default();
+                ops.push(serde_json::json!({"op": "add", "path": format!("/metadata/{field}"), "value": value}));
+            }
+        }
+        let size = ops.iter().map(|op| op.to_string().len()).sum();
+        let op = Op {
+            context,
+            name,
+            size,
+        };
+        let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops))
+            .map_err(|e| StoreError::internal(context, e))?;
+        timed(
+            self.api
+                .patch(name, &PatchParams::default(), &Patch::Json::<()>(patch)),
+        )
+        .await
+        .map_err(|e| to_store_error(e, &op))
+    }
+
     /// The object as its deletion left it. Custom resources answer a DELETE with a bare
     /// `Status`, so the DELETED event of a short watch from the version just deleted supplies
     /// it, with the deletion's resourceVersion (as every watch consumer sees it). If that watch
@@ -431,20 +526,30 @@ impl Datastore for KubeStore {
         // With the status subresource the server drops the status of a create: write it next.
         match &obj.status {
             Some(status) if created.status.as_ref() != Some(status) => {
-                self.inner
+                match self
+                    .inner
                     .write_status(&name, status, &version(&created))
                     .await
+                {
+                    Ok(obj) => Ok(served(obj)),
+                    Err(e) => {
+                        // A create either stores the whole object or nothing: the object
+                        // without its status (too large for etcd, say) is taken back.
+                        self.take_back(&name, &version(&created)).await;
+                        Err(e)
+                    }
+                }
             }
-            _ => Ok(created),
+            _ => Ok(served(created)),
         }
     }
 
     async fn get(&self, name: &str) -> Result<CalicoNodeStatus> {
-        self.inner.get(name).await
+        self.inner.get(name).await.map(served)
     }
 
     async fn list(&self, filter: &NodeFilter) -> Result<Listing> {
-        self.inner.list(filter, None).await.map_err(|e| {
+        let listing = self.inner.list(filter, None).await.map_err(|e| {
             to_store_error(
                 e,
                 &Op {
@@ -453,48 +558,51 @@ impl Datastore for KubeStore {
                     size: 0,
                 },
             )
-        })
+        })?;
+        Ok(served_listing(listing))
     }
 
     async fn watch(&self, filter: &NodeFilter, revision: Option<&str>) -> Result<WatchStream> {
-        crate::watch::start(
+        let stream = crate::watch::start(
             self.inner.clone(),
             filter.clone(),
             revision.filter(|r| !r.is_empty()),
         )
-        .await
+        .await?;
+        Ok(stream.map_ok(served_event).boxed())
     }
 
-    async fn update_spec(
+    async fn update_with(
         &self,
         name: &str,
-        spec: &CalicoNodeStatusSpec,
+        change: Change<'_>,
         expected_version: Option<&str>,
     ) -> Result<CalicoNodeStatus> {
-        validate(&CalicoNodeStatus::new(name, spec.clone()))?;
+        validate(&change.candidate(name))?;
         let context = format!("updating the spec of caliconodestatus {name:?}");
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current = self.inner.get(name).await?;
-            let actual = version(&current);
-            StoreError::check_version(name, expected_version, &actual)?;
-            // The whole object goes back (labels, annotations and status kept); the
-            // resourceVersion in it makes the replace compare-and-swap.
-            let updated = CalicoNodeStatus {
-                spec: spec.clone(),
-                ..current
-            };
-            match self.inner.replace(&updated, &context).await {
-                Ok(obj) => return Ok(obj),
-                // Without an expected version, lost races are retried on the fresh object.
-                Err((Failure::Conflict, _)) if expected_version.is_none() && attempt < ATTEMPTS => {
-                }
-                Err((Failure::Conflict, _)) => {
-                    return Err(self.inner.conflict(name, &actual).await);
-                }
-                Err((_, e)) => return Err(e),
-            }
+        if expected_version.is_none() {
+            // One atomic JSON patch: the server applies it to whatever version is current, so
+            // concurrent status writes (an agent every few seconds) can never starve it.
+            return self
+                .inner
+                .patch_user_fields(name, change, &context)
+                .await
+                .map(served);
+        }
+        let current = self.inner.get(name).await?;
+        let actual = version(&current);
+        StoreError::check_version(name, expected_version, &actual)?;
+        // The whole object goes back (status kept, labels and annotations as the change says);
+        // the resourceVersion in it makes the replace compare-and-swap. The API server keeps
+        // metadata.generation itself: it goes back as read.
+        let mut updated = current;
+        let generation = updated.metadata.generation;
+        change.apply(&mut updated);
+        updated.metadata.generation = generation;
+        match self.inner.replace(&updated, &context).await {
+            Ok(obj) => Ok(served(obj)),
+            Err((Failure::Conflict, _)) => Err(self.inner.conflict(name, &actual).await),
+            Err((_, e)) => Err(e),
         }
     }
 
@@ -529,8 +637,10 @@ impl Datastore for KubeStore {
             };
             match timed(self.inner.api.delete(name, &params)).await {
                 // An object with finalizers comes back with its deletionTimestamp set.
-                Ok(Either::Left(obj)) => return Ok(obj),
-                Ok(Either::Right(_)) => return Ok(self.inner.deleted(name, current).await),
+                Ok(Either::Left(obj)) => return Ok(served(obj)),
+                Ok(Either::Right(_)) => {
+                    return Ok(served(self.inner.deleted(name, current).await));
+                }
                 Err(e) => match classify(&e) {
                     Failure::Conflict if expected_version.is_none() && attempt < ATTEMPTS => {}
                     Failure::Conflict => return Err(self.inner.conflict(name, &actual).await),

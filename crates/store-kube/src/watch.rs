@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::api::{WatchEvent as KubeEvent, WatchParams};
 use nodestatus_api::CalicoNodeStatus;
+use nodestatus_store::backoff::{Backoff, Pauses};
 use nodestatus_store::{NodeFilter, Result, StoreError, WatchEvent, WatchStream};
 use tokio::sync::mpsc;
 
@@ -21,9 +22,11 @@ const WATCH_TIMEOUT_SECS: u32 = 290;
 /// With no byte from the server for this long the connection is taken as dead (it should have
 /// ended at `WATCH_TIMEOUT_SECS`) and the watch resumes on a new one.
 const WATCH_IDLE: Duration = Duration::from_secs(WATCH_TIMEOUT_SECS as u64 + 30);
-/// First and longest pause between attempts after a retryable failure.
-const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Pauses between attempts after a retryable failure: 0.5 s doubling up to 30 s.
+const BACKOFF: Backoff = Backoff {
+    min: Duration::from_millis(500),
+    max: Duration::from_secs(30),
+};
 /// Events buffered for a slow consumer before the task waits.
 const CHANNEL: usize = 16;
 
@@ -40,7 +43,7 @@ pub(crate) async fn start(
         revision: revision.unwrap_or_default().to_owned(),
         known: None,
         tx,
-        backoff: BACKOFF_MIN,
+        backoff: BACKOFF.pauses(),
     };
     if revision.is_none() {
         let listing = watcher
@@ -93,7 +96,7 @@ struct Watcher {
     /// edits into `Added`/`Deleted` as the server's selector would. `None` until seeded.
     known: Option<BTreeMap<String, CalicoNodeStatus>>,
     tx: mpsc::Sender<Result<WatchEvent>>,
-    backoff: Duration,
+    backoff: Pauses,
 }
 
 impl Watcher {
@@ -106,13 +109,13 @@ impl Watcher {
         loop {
             let pause = match self.follow().await {
                 Step::Resume { progress: true } => {
-                    self.backoff = BACKOFF_MIN;
+                    self.backoff.reset();
                     continue;
                 }
-                Step::Resume { progress: false } => self.next_backoff(),
+                Step::Resume { progress: false } => self.backoff.next_pause(),
                 Step::Retry(err) => {
                     tracing::warn!(error = %err, revision = %self.revision, "caliconodestatus watch failed; resuming");
-                    self.next_backoff()
+                    self.backoff.next_pause()
                 }
                 Step::Relist => {
                     if self.relist().await {
@@ -131,12 +134,6 @@ impl Watcher {
                 return;
             }
         }
-    }
-
-    fn next_backoff(&mut self) -> Duration {
-        let pause = self.backoff;
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
-        pause
     }
 
     /// Sleeps unless the consumer goes away first (then false).
@@ -267,7 +264,7 @@ impl Watcher {
                     tracing::info!(from = %self.revision, to = %listing.revision, "caliconodestatus watch revision compacted; relisted");
                     self.revision.clone_from(&listing.revision);
                     self.known = self.client_side().then(|| by_name(&listing.items));
-                    self.backoff = BACKOFF_MIN;
+                    self.backoff.reset();
                     return self
                         .tx
                         .send(Ok(WatchEvent::Restarted(listing)))
@@ -276,7 +273,7 @@ impl Watcher {
                 }
                 Err(e) if classify(&e) == Failure::Unavailable => {
                     tracing::warn!(error = %e, "relisting caliconodestatuses after a compacted watch failed; retrying");
-                    let pause = self.next_backoff();
+                    let pause = self.backoff.next_pause();
                     if !self.pause(pause).await {
                         return false;
                     }

@@ -100,8 +100,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
-use nodestatus_store::{Datastore, Listing, NodeFilter, Result, StoreError, WatchStream};
+use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusStatus};
+use nodestatus_store::{
+    Change, Datastore, FIRST_GENERATION, Listing, NodeFilter, Result, StoreError, WatchStream,
+};
 use rusqlite::Connection;
 
 use crate::ops::{Limits, NewObject, Written};
@@ -332,6 +334,7 @@ impl Datastore for SqliteStore {
             annotations: obj.metadata.annotations.clone(),
             uid: Some(uuid::Uuid::new_v4().to_string()),
             creation_timestamp: Some(Time(k8s_openapi::jiff::Timestamp::now())),
+            generation: Some(FIRST_GENERATION),
             ..ObjectMeta::default()
         };
         let new = NewObject {
@@ -380,22 +383,35 @@ impl Datastore for SqliteStore {
         ))
     }
 
-    async fn update_spec(
+    async fn update_with(
         &self,
         name: &str,
-        spec: &CalicoNodeStatusSpec,
+        change: Change<'_>,
         expected_version: Option<&str>,
     ) -> Result<CalicoNodeStatus> {
-        StoreError::check_valid(&CalicoNodeStatus::new(name, spec.clone()))?;
-        let encoded = ops::encode("spec", spec)?;
-        let (name, node, expected) = (
-            name.to_owned(),
-            spec.node.clone(),
-            expected_version.map(str::to_owned),
-        );
+        StoreError::check_valid(&change.candidate(name))?;
+        let spec = change.spec().clone();
+        let encoded = ops::encode("spec", &spec)?;
+        // The closure runs on a blocking thread and owns what it needs; the change is rebuilt
+        // there from owned parts.
+        let labels_from = match change {
+            Change::Spec(_) => None,
+            Change::SpecAndLabels(obj) => Some(obj.clone()),
+        };
+        let (name, expected) = (name.to_owned(), expected_version.map(str::to_owned));
         self.inner
             .write(move |conn, limits| {
-                ops::update_spec(conn, limits, &name, &encoded, &node, expected.as_deref())
+                ops::update_spec(
+                    conn,
+                    limits,
+                    &name,
+                    ops::SpecUpdate {
+                        spec: &spec,
+                        encoded_spec: &encoded,
+                        labels_from: labels_from.as_ref(),
+                    },
+                    expected.as_deref(),
+                )
             })
             .await
     }

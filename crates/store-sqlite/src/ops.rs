@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use nodestatus_api::{
     CRD_API_VERSION, CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus, KIND,
 };
-use nodestatus_store::{Listing, NodeFilter, StoreError, WatchEvent};
+use nodestatus_store::{Change, Listing, NodeFilter, StoreError, WatchEvent};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Deserialize;
 
@@ -155,14 +155,27 @@ fn list_in(conn: &Connection, filter: &NodeFilter) -> Result<Listing> {
     })
 }
 
+/// What `update_spec` writes: the spec (and its encoding), and the object whose labels and
+/// annotations replace the stored ones (`None`: kept).
+pub(crate) struct SpecUpdate<'a> {
+    pub(crate) spec: &'a CalicoNodeStatusSpec,
+    pub(crate) encoded_spec: &'a str,
+    pub(crate) labels_from: Option<&'a CalicoNodeStatus>,
+}
+
 pub(crate) fn update_spec(
     conn: &mut Connection,
     limits: &Limits,
     name: &str,
-    spec: &str,
-    node: &str,
+    update: SpecUpdate<'_>,
     expected: Option<&str>,
 ) -> Result<Written<CalicoNodeStatus>> {
+    let SpecUpdate {
+        spec: new_spec,
+        encoded_spec: spec,
+        labels_from,
+    } = update;
+    let node = new_spec.node.as_str();
     let tx = begin_write(conn)?;
     let row = read_row(&tx, name)?.ok_or_else(|| not_found(name))?;
     if let Some(expected) = expected {
@@ -170,7 +183,17 @@ pub(crate) fn update_spec(
     }
     let store = store_row(&tx)?;
     let revision = store.revision + 1;
-    let metadata = with_version(&row.metadata, revision)?;
+    let mut meta = parse_metadata(&row.metadata)?;
+    // The stored spec and the new one are encoded by the same serialiser, so equal specs are
+    // equal strings.
+    let spec_changed = row.spec != spec;
+    let change = match labels_from {
+        Some(obj) => Change::SpecAndLabels(obj),
+        None => Change::Spec(new_spec),
+    };
+    change.apply_to_metadata(&mut meta, spec_changed);
+    meta.resource_version = Some(revision.to_string());
+    let metadata = encode("metadata", &meta)?;
     let object = object_json(&metadata, spec, row.status.as_deref());
     check_size(limits, name, &object)?;
     tx.execute(
@@ -491,27 +514,11 @@ fn log_event(
 }
 
 fn check_version(name: &str, expected: &str, revision: i64) -> Result<()> {
-    let actual = revision.to_string();
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict {
-            name: name.to_owned(),
-            expected: expected.to_owned(),
-            actual,
-        })
-    }
+    StoreError::check_version(name, Some(expected), &revision.to_string())
 }
 
 fn check_size(limits: &Limits, name: &str, object: &str) -> Result<()> {
-    if object.len() > limits.max_object_bytes {
-        return Err(StoreError::TooLarge {
-            name: name.to_owned(),
-            size: object.len(),
-            limit: limits.max_object_bytes,
-        });
-    }
-    Ok(())
+    StoreError::check_size(name, object.len(), limits.max_object_bytes)
 }
 
 fn not_found(name: &str) -> StoreError {
@@ -522,10 +529,13 @@ fn not_found(name: &str) -> StoreError {
 
 /// The stored metadata with a new resourceVersion.
 fn with_version(metadata: &str, revision: i64) -> Result<String> {
-    let mut meta: ObjectMeta = serde_json::from_str(metadata)
-        .map_err(|e| StoreError::internal("reading stored metadata", e))?;
+    let mut meta = parse_metadata(metadata)?;
     meta.resource_version = Some(revision.to_string());
     encode("metadata", &meta)
+}
+
+fn parse_metadata(metadata: &str) -> Result<ObjectMeta> {
+    serde_json::from_str(metadata).map_err(|e| StoreError::internal("reading stored metadata", e))
 }
 
 fn row_object(name: &str, row: &Row) -> Result<CalicoNodeStatus> {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
+use nodestatus_store::backoff::Backoff;
 use nodestatus_store::{NodeFilter, StoreError, WatchEvent, WatchStream};
 use rusqlite::Connection;
 use tokio::sync::watch;
@@ -123,8 +124,11 @@ impl Poller {
 /// of large objects does not load the whole log at once.
 const BATCH_BYTES: i64 = 4 << 20;
 
-/// Longest wait between retries of a failing read.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Waits between retries of a failing read: 100 ms doubling up to 5 s.
+const BACKOFF: Backoff = Backoff {
+    min: Duration::from_millis(100),
+    max: Duration::from_secs(5),
+};
 
 /// A watch's position and what it has read but not yet delivered.
 struct Cursor {
@@ -168,7 +172,7 @@ pub(crate) fn stream(
 }
 
 async fn next(cursor: &mut Cursor) -> Option<Result<WatchEvent, StoreError>> {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = BACKOFF.pauses();
     loop {
         if let Some(event) = cursor.pending.pop_front() {
             return Some(Ok(event));
@@ -218,12 +222,12 @@ async fn next(cursor: &mut Cursor) -> Option<Result<WatchEvent, StoreError>> {
                 cursor.caught_up = batch.complete;
                 cursor.last = batch.last;
                 cursor.pending.extend(batch.events);
-                backoff = Duration::from_millis(100);
+                backoff.reset();
             }
             Err(e) if e.is_retryable() => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "reading the SQLite event log failed");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                let pause = backoff.next_pause();
+                tracing::warn!(error = %e, retry_in = ?pause, "reading the SQLite event log failed");
+                tokio::time::sleep(pause).await;
             }
             Err(e) => {
                 cursor.ended = true;

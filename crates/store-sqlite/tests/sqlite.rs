@@ -194,6 +194,7 @@ async fn create_sets_uid_and_creation_time_and_keeps_only_name_labels_annotation
     expected.metadata.uid = Some(uid);
     expected.metadata.creation_timestamp = meta.creation_timestamp.clone();
     expected.metadata.resource_version = Some("1".to_owned());
+    expected.metadata.generation = Some(1);
     assert_eq!(created, expected);
 }
 

@@ -9,13 +9,17 @@
 //! - `write_status` changes only `status` and only if the object's resource version is still the
 //!   one given (compare-and-swap); a spec edit in between makes it fail with `Conflict`, so an
 //!   operator's edit is never overwritten by an agent.
-//! - `update_spec` changes only `spec` (the status is kept).
+//! - `update_spec` changes only `spec`; `update` the spec, labels and annotations (the status
+//!   and the metadata the store owns are kept). `metadata.generation` is 1 on create and grows
+//!   by one with each change of the spec, never otherwise (as Kubernetes keeps it).
 //! - Objects are validated before anything is stored; invalid ones are rejected with every
 //!   problem listed.
 //! - Each watch event's object carries the revision of that change (a `Deleted` one the
 //!   revision of the deletion), so resuming from the last revision seen is exact. An edit that
-//!   moves `spec.node` into or out of a node filter is `Added`/`Deleted` with the object after
-//!   the change. A stream may yield a retryable error item and keep going.
+//!   moves `spec.node` into or out of a node filter is `Added` (the object after the change) or
+//!   `Deleted` with the revision of the change; the content of that `Deleted` differs by
+//!   backend (Kubernetes sends the object as it was before the edit, SQLite and etcd after it),
+//!   so a consumer relies on its name and resource version only. A stream may yield a retryable error item and keep going.
 //! - A node-filtered watch (an agent's) never delivers other nodes' changes, and may leave out
 //!   changes to `status` alone (etcd's does, so that no agent receives status writes; an agent
 //!   learns its own writes' versions from `write_status`). Every event it does deliver carries
@@ -31,6 +35,8 @@
 //!   order, and a `Deleted` for each object that vanished meanwhile, so no delete is lost and
 //!   resource versions never go backwards.
 
+pub mod backoff;
+mod change;
 mod resync;
 
 use std::fmt;
@@ -38,6 +44,7 @@ use std::fmt;
 use futures::stream::BoxStream;
 use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec, CalicoNodeStatusStatus};
 
+pub use change::{Change, FIRST_GENERATION};
 pub use resync::{Resync, resynced};
 
 /// Which objects a list or watch returns.
@@ -75,8 +82,9 @@ pub enum WatchEvent {
     Added(CalicoNodeStatus),
     /// An object that passed the filter changed and still does.
     Modified(CalicoNodeStatus),
-    /// An object was deleted (or edited so that it no longer passes the filter); the value is
-    /// its last known state.
+    /// An object was deleted (its last state), or edited so that it no longer passes the filter
+    /// (its name and the revision of the edit; the rest is the state before or after the edit,
+    /// depending on the backend).
     Deleted(CalicoNodeStatus),
     /// The watch could not resume where it was (history compacted): this is the full current
     /// list, replacing everything the consumer knew (see [`Resync`] to get it as changes).
@@ -175,6 +183,19 @@ impl StoreError {
         }
     }
 
+    /// `TooLarge` when a write of `size` bytes (as the backend counts them) exceeds its
+    /// `limit`. Backends call it before a write is sent.
+    pub fn check_size(name: &str, size: usize, limit: usize) -> Result<()> {
+        if size > limit {
+            return Err(StoreError::TooLarge {
+                name: name.to_owned(),
+                size,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
     /// `Invalid`, with every problem [`nodestatus_api::validate`] finds, unless `obj` is
     /// valid. Backends call it before anything is stored.
     pub fn check_valid(obj: &CalicoNodeStatus) -> Result<()> {
@@ -233,6 +254,31 @@ pub trait Datastore: Send + Sync {
         &self,
         name: &str,
         spec: &CalicoNodeStatusSpec,
+        expected_version: Option<&str>,
+    ) -> Result<CalicoNodeStatus> {
+        self.update_with(name, Change::Spec(spec), expected_version)
+            .await
+    }
+
+    /// Replaces the spec, labels and annotations of the existing object named like `obj`,
+    /// keeping its status and the metadata the store owns; `expected_version` as for
+    /// [`Datastore::update_spec`].
+    async fn update(
+        &self,
+        obj: &CalicoNodeStatus,
+        expected_version: Option<&str>,
+    ) -> Result<CalicoNodeStatus> {
+        let name = obj.metadata.name.as_deref().unwrap_or_default();
+        self.update_with(name, Change::SpecAndLabels(obj), expected_version)
+            .await
+    }
+
+    /// What [`Datastore::update_spec`] and [`Datastore::update`] call: applies `change` to the
+    /// stored object (validated first), compare-and-swap.
+    async fn update_with(
+        &self,
+        name: &str,
+        change: Change<'_>,
         expected_version: Option<&str>,
     ) -> Result<CalicoNodeStatus>;
 

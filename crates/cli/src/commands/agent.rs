@@ -9,7 +9,7 @@ use nodestatus_reporter::{Agent, AgentConfig, DEFAULT_LISTEN};
 use nodestatus_store::Datastore;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::commands::bird_args::{BirdSockets, collect_options};
+use crate::commands::bird_args::{BirdSockets, BirdTimeout};
 
 /// Run the node agent.
 #[derive(clap::Args, Debug)]
@@ -25,16 +25,15 @@ pub(crate) struct Args {
     #[arg(long, env = "NODESTATUS_LISTEN", value_name = "ADDR", default_value_t = DEFAULT_LISTEN)]
     listen: SocketAddr,
 
-    /// Time allowed for each BIRD reply.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    bird_timeout_seconds: u64,
+    #[command(flatten)]
+    timeout: BirdTimeout,
 }
 
 pub(crate) async fn run(args: Args, datastore: Arc<dyn Datastore>) -> anyhow::Result<()> {
     let node = node_name(args.node)?;
     let mut config = AgentConfig::new(node);
     config.endpoints = args.sockets.endpoints();
-    config.collect = collect_options(args.bird_timeout_seconds);
+    config.collect = args.timeout.collect_options();
     config.listen = args.listen;
     let agent = Agent::new(config, datastore).context("starting the agent")?;
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;

@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use nodestatus_apiserver::{ServingCert, Tokens, kubeconfig, router, serve};
+use nodestatus_api::kubeconfig::kubeconfig;
+use nodestatus_apiserver::{ServingCert, Tokens, router, serve};
 
 use crate::datastore::DatastoreArgs;
 use crate::output::{Shutdown, print};
@@ -103,11 +104,12 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
         Some(Sub::Kubeconfig(server)) => {
             let tokens = server.tokens()?;
             let cert = server.cert()?;
-            print(&kubeconfig::kubeconfig(
+            print(&kubeconfig(
+                "nodestatus",
                 &server.url(),
                 &cert.cert_pem,
                 tokens.first(),
-            ))
+            )?)
         }
         None => run_server(args.server, datastore).await,
     }

@@ -2,9 +2,10 @@
 //! status, BGP peers, routes), both address families.
 
 use nodestatus_api::NodeStatusClass;
-use nodestatus_bird::{Family, collect, render};
+use nodestatus_bird::{Family, collect};
 
-use crate::commands::bird_args::{BirdSockets, collect_options, require_a_daemon};
+use crate::commands::bird_args::{BirdSockets, BirdTimeout, require_a_daemon};
+use crate::commands::bird_tables;
 use crate::output::print;
 
 /// Show BIRD's status, BGP peers or routes as tables.
@@ -17,9 +18,8 @@ pub(crate) struct Args {
     #[command(flatten)]
     sockets: BirdSockets,
 
-    /// Seconds BIRD may stay silent before a reply is complete.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    timeout_seconds: u64,
+    #[command(flatten)]
+    timeout: BirdTimeout,
 }
 
 /// One of the tables.
@@ -49,19 +49,19 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let snapshot = collect(
         &args.sockets.endpoints(),
         &classes,
-        &collect_options(args.timeout_seconds),
+        &args.timeout.collect_options(),
     )
     .await;
     require_a_daemon(&snapshot)?;
     let mut out = String::new();
     for view in views {
         let tables = match view {
-            View::Status => vec![render::status_table(&snapshot)],
+            View::Status => vec![bird_tables::status_table(&snapshot)],
             View::Peers => Family::ALL
-                .map(|f| render::peers_table(&snapshot, f))
+                .map(|f| bird_tables::peers_table(&snapshot, f))
                 .to_vec(),
             View::Routes => Family::ALL
-                .map(|f| render::routes_table(&snapshot, f))
+                .map(|f| bird_tables::routes_table(&snapshot, f))
                 .to_vec(),
         };
         for table in tables {

@@ -6,7 +6,7 @@ use nodestatus_api::NodeStatusClass;
 use nodestatus_bird::{Outcome, collect, map_snapshot};
 
 use crate::commands::agent::node_name;
-use crate::commands::bird_args::{BirdSockets, collect_options, require_a_daemon};
+use crate::commands::bird_args::{BirdSockets, BirdTimeout, require_a_daemon};
 use crate::output::print;
 
 /// Collect status from BIRD once and print it.
@@ -24,9 +24,8 @@ pub(crate) struct Args {
     #[command(flatten)]
     sockets: BirdSockets,
 
-    /// Seconds BIRD may stay silent before a reply is complete.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    timeout_seconds: u64,
+    #[command(flatten)]
+    timeout: BirdTimeout,
 
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Yaml)]
@@ -50,25 +49,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let snapshot = collect(
         &args.sockets.endpoints(),
         &classes,
-        &collect_options(args.timeout_seconds),
+        &args.timeout.collect_options(),
     )
     .await;
     require_a_daemon(&snapshot)?;
     let mapped = map_snapshot(&snapshot, &classes);
     let mut status = mapped.merge_last_good(None);
-    status.last_updated = Some(
-        jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
-    );
+    status.last_updated = Some(nodestatus_api::last_updated_at(jiff::Timestamp::now()));
 
-    for family in nodestatus_bird::Family::ALL {
+    for family in snapshot.families_once_per_daemon() {
         let nodestatus_bird::Source::Daemon(d) = snapshot.source(family) else {
             continue;
         };
-        if family == nodestatus_bird::Family::V6 && d.serves_both_families() {
-            continue;
-        }
         for (command, unrecognised) in d.unrecognised() {
             eprintln!(
                 "warning: node {}: BIRD at {}, `{command}`: {unrecognised}",
@@ -97,7 +89,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     print(&match args.output {
         Format::Yaml => nodestatus_api::to_yaml(
             &serde_json::to_value(&status).context("writing the status as YAML")?,
-        ),
+        )?,
         Format::Json => {
             serde_json::to_string_pretty(&status).context("writing the status as JSON")? + "\n"
         }

@@ -57,8 +57,8 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
                 .await
                 .with_context(|| format!("getting {name}"))?;
             print(&match args.output {
-                Format::Yaml => to_yaml(&to_value(&obj, ApiVersion::V3)),
-                Format::Json => to_json(&to_value(&obj, ApiVersion::V3)),
+                Format::Yaml => to_yaml(&to_value(&obj, ApiVersion::V3)?)?,
+                Format::Json => to_json(&to_value(&obj, ApiVersion::V3)?)?,
                 Format::Table | Format::Wide => {
                     render_table(args.output, std::slice::from_ref(&obj), now)
                 }
@@ -71,8 +71,8 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
                 .context("listing resources")?;
             let list = || list_value(&listing.items, ApiVersion::V3, Some(&listing.revision));
             match args.output {
-                Format::Yaml => print(&to_yaml(&list())),
-                Format::Json => print(&to_json(&list())),
+                Format::Yaml => print(&to_yaml(&list()?)?),
+                Format::Json => print(&to_json(&list()?)?),
                 Format::Table | Format::Wide if listing.items.is_empty() => {
                     eprintln!("No resources found.");
                     Ok(())
@@ -162,11 +162,11 @@ impl WatchPrinter {
         let now = Timestamp::now();
         match self.format {
             Format::Yaml => objs.iter().try_for_each(|o| {
-                print(&format!("---\n{}", to_yaml(&to_value(o, ApiVersion::V3))))
+                print(&format!("---\n{}", to_yaml(&to_value(o, ApiVersion::V3)?)?))
             }),
             Format::Json => objs
                 .iter()
-                .try_for_each(|o| print(&to_json(&to_value(o, ApiVersion::V3)))),
+                .try_for_each(|o| print(&to_json(&to_value(o, ApiVersion::V3)?)?)),
             Format::Table | Format::Wide => {
                 let headers = headers(self.format);
                 let rows: Vec<Vec<String>> =

@@ -6,6 +6,7 @@ pub(crate) mod apply;
 pub(crate) mod bench;
 pub(crate) mod bird;
 pub(crate) mod bird_args;
+pub(crate) mod bird_tables;
 pub(crate) mod collect;
 pub(crate) mod delete;
 pub(crate) mod get;

@@ -100,7 +100,7 @@ pub fn open_store(path: &Path) -> nodestatus_store_sqlite::SqliteStore {
 /// The object without what the store sets (uid, creationTimestamp, resourceVersion).
 pub fn without_store_metadata(mut obj: Value) -> Value {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in ["uid", "creationTimestamp", "resourceVersion"] {
+        for key in ["uid", "creationTimestamp", "resourceVersion", "generation"] {
             meta.remove(key);
         }
     }

@@ -286,7 +286,11 @@ pub fn watch_query<'a>(selector: Option<&'a str>, rv: &'a str) -> Vec<(&'a str, 
     q
 }
 
-/// Decodes a fixture into the typed object.
+/// Decodes a fixture into the typed object as the store gives it out: without `managedFields`
+/// (the server's bookkeeping, which the store drops).
 pub fn typed(value: &Value) -> nodestatus_api::CalicoNodeStatus {
-    serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("fixture does not decode: {e}"))
+    let mut obj: nodestatus_api::CalicoNodeStatus = serde_json::from_value(value.clone())
+        .unwrap_or_else(|e| panic!("fixture does not decode: {e}"));
+    obj.metadata.managed_fields = None;
+    obj
 }
