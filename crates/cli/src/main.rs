@@ -58,6 +58,8 @@ enum Command {
     Manifests(commands::manifests::Args),
     /// Serve projectcalico.org/v3 CalicoNodeStatus over the Kubernetes API, for kubectl.
     Apiserver(commands::apiserver::Args),
+    /// Measure: `bench fleet` simulates N nodes against the datastore.
+    Bench(commands::bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -99,6 +101,7 @@ fn main() -> std::process::ExitCode {
             Command::Bird(args) => commands::bird::run(args).await,
             Command::Manifests(args) => commands::manifests::run(args),
             Command::Apiserver(args) => commands::apiserver::run(args, &datastore()?).await,
+            Command::Bench(args) => commands::bench::run_bench(args, &datastore()?).await,
         }
     });
     // Watches and blocking SQLite calls may still be running; do not wait for them.

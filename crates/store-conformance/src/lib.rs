@@ -39,6 +39,8 @@
 //! - A node-filtered watch sees `Added` when `spec.node` moves into the filter and `Deleted`
 //!   when it moves out, with the revision of the change (its content is the state before the
 //!   edit on Kubernetes, after it on SQLite and etcd; only name and version are checked).
+//!   It never delivers anything for another node's status writes, and may leave out status
+//!   writes of its own node's objects ([`Fixture::node_watch_sees_status_writes`]).
 //! - `Restarted` holds exactly what `list` with the watch's filter returns at that point.
 //! - A watch stream may yield retryable (`Unavailable`) errors while it reconnects; the cases
 //!   skip them, but every change must still arrive, once, in order.
@@ -78,6 +80,13 @@ pub trait Fixture: Send + 'static {
     /// Drops all history up to the current revision, so a watch from an older revision
     /// cannot be resumed.
     fn compact(&mut self) -> impl Future<Output = ()> + Send;
+
+    /// Whether a node-filtered watch delivers writes of `status` alone. The trait allows
+    /// either (an agent learns its own writes' versions from `write_status`); etcd's does not,
+    /// so that status writes reach no agent.
+    fn node_watch_sees_status_writes(&self) -> bool {
+        true
+    }
 }
 
 /// Runs one case on a fresh multi-threaded runtime (used by [`conformance_tests!`]).
@@ -110,6 +119,7 @@ macro_rules! conformance_tests {
             watch_from_list_revision_sees_later_changes_in_order,
             watch_from_now_sees_only_later_changes,
             watch_filtered_by_node_sees_only_that_node,
+            watch_filtered_by_node_hears_nothing_of_other_nodes_status_writes,
             watch_resumes_after_reconnect_with_exactly_the_missed_events,
             watch_keeps_delivering_after_backend_restart,
             watch_from_compacted_revision_restarts_with_the_full_list,

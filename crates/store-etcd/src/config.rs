@@ -33,6 +33,11 @@ pub struct EtcdConfig {
     /// The largest write request sent; larger ones fail with `TooLarge` before anything is sent.
     /// Set it to the server's `--max-request-bytes`. Default 1.5 MiB (etcd's default).
     pub max_request_bytes: usize,
+    /// How often a node-filtered watch (an agent's) relists its node's objects and indexes
+    /// objects that other tools wrote without the per-node index (see the crate docs). Changes
+    /// made through this store reach the watch at once; this only bounds how late a change by
+    /// another tool is seen. Default 300 s.
+    pub index_relist_interval: Duration,
 }
 
 /// What is wrong with the environment's etcd settings.
@@ -65,6 +70,7 @@ impl EtcdConfig {
             request_timeout: Duration::from_secs(10),
             keep_alive_interval: Duration::from_secs(30),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            index_relist_interval: Duration::from_secs(300),
         }
     }
 

@@ -22,6 +22,29 @@ pub(crate) fn name_of(key: &[u8]) -> Option<&str> {
     (!name.is_empty() && !name.contains('/')).then_some(name)
 }
 
+/// The prefix of the per-node index (ours, outside `/calico/` so Calico's tools never see it):
+/// one empty-valued key `<prefix><node>/<name>` per object, written in the same transaction as
+/// the object's create, spec update and delete, never by a status write.
+pub(crate) const INDEX_PREFIX: &str = "/nodestatus/v1/caliconodestatuses-by-node/";
+
+/// The index key saying object `name` is reported on by `node`.
+pub(crate) fn index_key(node: &str, name: &str) -> String {
+    format!("{INDEX_PREFIX}{node}/{name}")
+}
+
+/// The prefix of `node`'s index keys: what that node's agent watches.
+pub(crate) fn node_index_prefix(node: &str) -> String {
+    format!("{INDEX_PREFIX}{node}/")
+}
+
+/// The (node, object name) an index key stands for. The name is the last segment (names hold no
+/// `/`); the node is what comes before it.
+pub(crate) fn index_entry(key: &[u8]) -> Option<(&str, &str)> {
+    let rest = std::str::from_utf8(key).ok()?.strip_prefix(INDEX_PREFIX)?;
+    let (node, name) = rest.rsplit_once('/')?;
+    (!node.is_empty() && !name.is_empty()).then_some((node, name))
+}
+
 /// True when `name` can be the name of a stored object (and so cannot address another key).
 pub(crate) fn is_storable_name(name: &str) -> bool {
     !name.is_empty() && !name.contains('/')
@@ -101,6 +124,20 @@ mod tests {
             "/calico/resources/v3/projectcalico.org/caliconodestatuses/status-1"
         );
         assert_eq!(name_of(key("status-1").as_bytes()), Some("status-1"));
+    }
+
+    #[test]
+    fn index_keys_name_the_node_and_the_object() {
+        let entry = index_key("node-1", "status-1");
+        assert_eq!(
+            entry,
+            "/nodestatus/v1/caliconodestatuses-by-node/node-1/status-1"
+        );
+        assert_eq!(index_entry(entry.as_bytes()), Some(("node-1", "status-1")));
+        assert!(entry.starts_with(&node_index_prefix("node-1")));
+        assert!(!entry.starts_with(&node_index_prefix("node-")));
+        assert_eq!(index_entry(INDEX_PREFIX.as_bytes()), None);
+        assert_eq!(index_entry(key("x").as_bytes()), None);
     }
 
     #[test]

@@ -26,6 +26,34 @@
 //!   rev` when a version is given, then `Delete` with the previous value.
 //! - **Watch** (`etcdv3/watcher.go`): a prefix watch from revision + 1 with previous values.
 //!
+//! # The per-node index (ours): O(1) fan-out
+//! With only Calico's layout, an agent must watch the whole object prefix and filter by
+//! `spec.node` itself, so every status write of every node reaches every agent (N deliveries
+//! per write, N² per round of writes). Beside the objects we keep one empty key per object,
+//! `/nodestatus/v1/caliconodestatuses-by-node/<node>/<name>`, outside `/calico/` so Calico's
+//! tools never see it:
+//! - `create`, `update_spec` and `delete` put / move / remove the entry in the same
+//!   transaction as the object (a spec edit puts it even when the node stays: that put is how
+//!   the agent hears of the edit); `delete` reads the object first to learn its node and is
+//!   conditional on that read. `write_status` never touches the index.
+//! - A node-filtered watch (an agent's) watches only its node's index prefix and, for each
+//!   change, reads the object at the revision of that change (one small read per spec change,
+//!   none per status write); a removed entry is `Deleted` with the object after the move, or
+//!   its state just before the deletion. A node-filtered `list` reads the node's entries and
+//!   then those objects at the entries' revision, so it costs what the node has.
+//! - So no agent receives any status write, its own included (it learns its new version from
+//!   `write_status`): one delivery per status write, to the operator's unfiltered watch if one
+//!   is open. The unfiltered watch (`get -w`) is unchanged: the object prefix with previous values.
+//! - Objects written by tools that do not keep the index (calicoctl, older versions of this
+//!   store), and their deletes and node moves: every [`EtcdConfig::index_relist_interval`]
+//!   (300 s by default) a node-filtered watch counts objects and entries (one request); when the
+//!   counts differ it lists both key sets (keys only), indexes unindexed objects and removes
+//!   entries without an object (each a compare-and-swap on the object's revision, so a race
+//!   with a real write loses harmlessly); then it relists its node (entries whose object moved
+//!   to another node are moved there) and sends `Restarted`. A spec edit by such a tool of an
+//!   indexed object is seen at the next relist by that node's agent; moved to another node, the
+//!   old node's agent moves the entry. Changes made through this store are seen at once.
+//!
 //! Differences a reader of the raw values may notice, none of which changes what a JSON reader
 //! gets: our keys are in alphabetical order (Go writes `kind, apiVersion, metadata, spec,
 //! status`), and empty parts of `status` are left out where Go writes `"lastUpdated": null`,
@@ -61,9 +89,9 @@
 //!   a key holds one value. An agent's steady state; measured with `benches/latency.rs`:
 //!   p50 0.49 ms instead of 0.72 ms (20 routes) and 8.1 ms instead of 16.1 ms (5,000 routes).
 //! - `delete` returns the last state at the revision of the deletion, as the `Deleted` event does.
-//! - The watch filters by `spec.node` on the client, using the previous value etcd sends with
-//!   each event: an object moving into the node is `Added`, one moving out `Deleted` (with its
-//!   state after the move). It reconnects with backoff (100 ms doubling to 5 s) from the
+//! - The unfiltered watch uses the previous value etcd sends with each event; the node-filtered
+//!   one follows the index (above): an object moving into the node is `Added`, one moving out
+//!   `Deleted` (with its state after the move). Both reconnect with backoff (100 ms doubling to 5 s) from the
 //!   revision after the last one it delivered, yielding each interruption as an `Unavailable`
 //!   item (the stream goes on); progress notifications move that revision on
 //!   while only other keys change. When the revision is compacted (or an event lacks the

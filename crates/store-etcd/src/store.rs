@@ -17,7 +17,10 @@ use nodestatus_store::{
 
 use crate::config::EtcdConfig;
 use crate::error::is_too_large;
-use crate::layout::{KEY_PREFIX, decode, encode, is_storable_name, key, name_of, stamp_new};
+use crate::layout::{
+    INDEX_PREFIX, KEY_PREFIX, decode, encode, index_entry, index_key, is_storable_name, key,
+    name_of, node_index_prefix, stamp_new,
+};
 use crate::members::Members;
 use crate::watch;
 
@@ -35,6 +38,9 @@ const REQUEST_OVERHEAD: usize = 64;
 /// many) the memory is cleared and refills as it goes.
 const LAST_WRITTEN_LIMIT: usize = 1024;
 
+/// What each index operation adds to a write request beyond its key, rounded up.
+const INDEX_OP_OVERHEAD: usize = 16;
+
 /// The CalicoNodeStatus store in etcd, in Calico's etcdv3 layout. Cheap to share: clones
 /// share the members' connections (one per endpoint) and the failover state.
 #[derive(Clone)]
@@ -42,6 +48,7 @@ pub struct EtcdStore {
     members: Arc<Members>,
     request_timeout: Duration,
     max_request_bytes: usize,
+    index_relist_interval: Duration,
     /// Each object this store last wrote with `write_status`, by name, with its mod revision,
     /// without its status (which the next write replaces; so an entry stays small).
     /// An agent's next status write names that revision, and then the object need not be read
@@ -75,6 +82,7 @@ impl EtcdStore {
             members: Arc::new(members),
             request_timeout: config.request_timeout,
             max_request_bytes: config.max_request_bytes,
+            index_relist_interval: config.index_relist_interval,
             last_written: Arc::default(),
         };
         let endpoints = config.endpoints.join(",");
@@ -148,8 +156,9 @@ impl EtcdStore {
     }
 
     /// Fails with `TooLarge` when the write request would exceed etcd's limit.
-    fn check_size(&self, name: &str, value: &[u8]) -> Result<usize> {
-        let size = value.len() + key(name).len() + REQUEST_OVERHEAD;
+    fn check_size(&self, name: &str, value: &[u8], index_ops: &[String]) -> Result<usize> {
+        let index: usize = index_ops.iter().map(|k| k.len() + INDEX_OP_OVERHEAD).sum();
+        let size = value.len() + key(name).len() + REQUEST_OVERHEAD + index;
         StoreError::check_size(name, size, self.max_request_bytes)?;
         Ok(size)
     }
@@ -192,24 +201,31 @@ impl EtcdStore {
         }
     }
 
-    /// Writes `obj` if its key is still at mod revision `revision`; returns the new revision.
+    /// Writes `obj` if its key is still at mod revision `revision`, in the same transaction
+    /// deleting the index keys `unindex` and putting `index`; returns the new revision.
     async fn compare_and_put(
         &self,
         name: &str,
         obj: &CalicoNodeStatus,
         revision: i64,
+        unindex: Option<String>,
+        index: Option<String>,
     ) -> Result<i64> {
         let value =
             encode(obj).map_err(|e| StoreError::internal(format!("encoding {name:?}"), e))?;
-        let size = self.check_size(name, &value)?;
+        let index_keys: Vec<String> = unindex.iter().chain(&index).cloned().collect();
+        let size = self.check_size(name, &value, &index_keys)?;
         let key = key(name);
+        let mut ops = vec![TxnOp::put(key.clone(), value.clone(), None)];
+        ops.extend(unindex.map(|k| TxnOp::delete(k, None)));
+        ops.extend(index.map(|k| TxnOp::put(k, "", None)));
         let txn = Txn::new()
             .when([Compare::mod_revision(
                 key.clone(),
                 CompareOp::Equal,
                 revision,
             )])
-            .and_then([TxnOp::put(key.clone(), value.clone(), None)])
+            .and_then(ops)
             .or_else([TxnOp::get(key, None)]);
         let resp = self.write_txn(name, size, txn).await?;
         if resp.succeeded() {
@@ -224,12 +240,22 @@ impl EtcdStore {
 
 /// Lists every object passing `filter`, sorted by name, with the revision of that snapshot.
 /// Values that cannot be read are skipped with a warning (as Calico's list does), so one bad
-/// value does not hide the others.
+/// value does not hide the others. A node's list reads that node's index and then its objects
+/// at the index's revision, so it costs what the node has, not what the cluster has.
 pub(crate) async fn list_objects(
     members: &Members,
     timeout: Duration,
     filter: &NodeFilter,
 ) -> Result<(Vec<CalicoNodeStatus>, i64)> {
+    let (mut items, revision) = match filter {
+        NodeFilter::All => list_all(members, timeout).await?,
+        NodeFilter::Node(node) => list_node(members, timeout, node).await?,
+    };
+    items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    Ok((items, revision))
+}
+
+async fn list_all(members: &Members, timeout: Duration) -> Result<(Vec<CalicoNodeStatus>, i64)> {
     let resp = members
         .kv(
             timeout,
@@ -240,14 +266,238 @@ pub(crate) async fn list_objects(
             },
         )
         .await?;
-    let mut items: Vec<CalicoNodeStatus> = resp
+    let items = resp.kvs().iter().filter_map(decode_listed).collect();
+    Ok((items, resp.header().map_or(0, |h| h.revision())))
+}
+
+async fn list_node(
+    members: &Members,
+    timeout: Duration,
+    node: &str,
+) -> Result<(Vec<CalicoNodeStatus>, i64)> {
+    let prefix = node_index_prefix(node);
+    let resp = members
+        .kv(
+            timeout,
+            || format!("listing the caliconodestatus index of node {node:?}"),
+            |mut kv| {
+                let prefix = prefix.clone();
+                async move {
+                    kv.get(
+                        prefix,
+                        Some(GetOptions::new().with_prefix().with_keys_only()),
+                    )
+                    .await
+                }
+            },
+        )
+        .await?;
+    let revision = resp.header().map_or(0, |h| h.revision());
+    let names: Vec<&str> = resp
         .kvs()
         .iter()
-        .filter_map(decode_listed)
-        .filter(|obj| filter.matches(obj))
+        .filter_map(|kv| index_entry(kv.key()))
+        .filter(|(indexed, _)| *indexed == node)
+        .map(|(_, name)| name)
         .collect();
-    items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    Ok((items, resp.header().map_or(0, |h| h.revision())))
+    let reads = names
+        .iter()
+        .map(|name| read_at(members, timeout, name, revision));
+    let found = futures::future::try_join_all(reads).await?;
+    let mut items = Vec::with_capacity(names.len());
+    for (name, obj) in names.iter().zip(found) {
+        match obj {
+            Some(obj) if obj.spec.node == node => items.push(obj),
+            other => fix_stale_entry(members, timeout, node, name, other.as_ref()).await,
+        }
+    }
+    Ok((items, revision))
+}
+
+/// Object `name` as it was at `revision` (0: now); `None` when it did not exist then or its
+/// value cannot be read (skipped with a warning, as a list does). A compacted revision is an
+/// `Internal` error.
+pub(crate) async fn read_at(
+    members: &Members,
+    timeout: Duration,
+    name: &str,
+    revision: i64,
+) -> Result<Option<CalicoNodeStatus>> {
+    let resp = members
+        .kv(
+            timeout,
+            || format!("reading caliconodestatus {name:?} at revision {revision}"),
+            |mut kv| async move {
+                kv.get(key(name), Some(GetOptions::new().with_revision(revision)))
+                    .await
+            },
+        )
+        .await?;
+    Ok(resp.kvs().first().and_then(decode_listed))
+}
+
+/// Moves or removes an index entry of `node` whose object is gone (`None`) or now names
+/// another node (another tool changed or deleted it without the index), unless the object
+/// changed again since it was read. Best effort: a failure is logged and the next relist tries
+/// again.
+async fn fix_stale_entry(
+    members: &Members,
+    timeout: Duration,
+    node: &str,
+    name: &str,
+    obj: Option<&CalicoNodeStatus>,
+) {
+    let object_key = key(name);
+    let (unchanged, moved_to) = match obj {
+        Some(obj) => (
+            Compare::mod_revision(
+                object_key,
+                CompareOp::Equal,
+                revision_of(obj.metadata.resource_version.as_deref().unwrap_or_default()),
+            ),
+            Some(obj.spec.node.clone()),
+        ),
+        None => (Compare::version(object_key, CompareOp::Equal, 0), None),
+    };
+    let mut ops = vec![TxnOp::delete(index_key(node, name), None)];
+    ops.extend(
+        moved_to
+            .as_deref()
+            .map(|to| TxnOp::put(index_key(to, name), "", None)),
+    );
+    let txn = Txn::new().when([unchanged]).and_then(ops);
+    let result = members
+        .kv(
+            timeout,
+            || format!("repairing the index entry of caliconodestatus {name:?}"),
+            |mut kv| {
+                let txn = txn.clone();
+                async move { kv.txn(txn).await }
+            },
+        )
+        .await;
+    match result {
+        Ok(resp) if resp.succeeded() => {
+            tracing::info!(resource = name, from = node, to = ?moved_to, "moved a stale index entry written by another tool");
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(resource = name, error = %err, "cannot repair an index entry"),
+    }
+}
+
+/// Gives every object that has no index entry (written by a tool that does not keep the index,
+/// such as calicoctl) one, and removes entries whose object is gone. Cheap when nothing is
+/// missing: one request counting the objects and the entries; only when the counts differ are
+/// the keys (not the values) listed. Best effort, as [`fix_stale_entry`].
+pub(crate) async fn index_unindexed(members: &Members, timeout: Duration) -> Result<()> {
+    let counts = Txn::new().and_then([
+        TxnOp::get(
+            KEY_PREFIX,
+            Some(GetOptions::new().with_prefix().with_count_only()),
+        ),
+        TxnOp::get(
+            INDEX_PREFIX,
+            Some(GetOptions::new().with_prefix().with_count_only()),
+        ),
+    ]);
+    let counted = run_txn(
+        members,
+        timeout,
+        "counting caliconodestatuses and index entries",
+        &counts,
+    )
+    .await?;
+    if let [objects, entries] = gets(&counted).as_slice()
+        && objects.count() == entries.count()
+    {
+        return Ok(());
+    }
+    let keys = GetOptions::new().with_prefix().with_keys_only();
+    let listing = Txn::new().and_then([
+        TxnOp::get(KEY_PREFIX, Some(keys.clone())),
+        TxnOp::get(INDEX_PREFIX, Some(keys)),
+    ]);
+    let listed = run_txn(
+        members,
+        timeout,
+        "listing caliconodestatus and index keys",
+        &listing,
+    )
+    .await?;
+    let listed = gets(&listed);
+    let [objects, entries] = listed.as_slice() else {
+        return Ok(());
+    };
+    let object_names: std::collections::HashSet<&str> = objects
+        .kvs()
+        .iter()
+        .filter_map(|kv| name_of(kv.key()))
+        .collect();
+    let indexed: Vec<(&str, &str)> = entries
+        .kvs()
+        .iter()
+        .filter_map(|kv| index_entry(kv.key()))
+        .collect();
+    let indexed_names: std::collections::HashSet<&str> = indexed.iter().map(|(_, n)| *n).collect();
+    for name in object_names.iter().filter(|n| !indexed_names.contains(*n)) {
+        let Some(obj) = read_at(members, timeout, name, 0).await? else {
+            continue;
+        };
+        let entry = index_key(&obj.spec.node, name);
+        let txn = Txn::new()
+            .when([
+                Compare::mod_revision(
+                    key(name),
+                    CompareOp::Equal,
+                    revision_of(obj.metadata.resource_version.as_deref().unwrap_or_default()),
+                ),
+                Compare::version(entry.clone(), CompareOp::Equal, 0),
+            ])
+            .and_then([TxnOp::put(entry, "", None)]);
+        if run_txn(members, timeout, "indexing a caliconodestatus", &txn)
+            .await?
+            .succeeded()
+        {
+            tracing::info!(
+                resource = name,
+                node = obj.spec.node,
+                "indexed a caliconodestatus written without the index"
+            );
+        }
+    }
+    for (node, name) in indexed.iter().filter(|(_, n)| !object_names.contains(n)) {
+        fix_stale_entry(members, timeout, node, name, None).await;
+    }
+    Ok(())
+}
+
+async fn run_txn(
+    members: &Members,
+    timeout: Duration,
+    what: &str,
+    txn: &Txn,
+) -> Result<TxnResponse> {
+    members
+        .kv(
+            timeout,
+            || what.to_owned(),
+            |mut kv| {
+                let txn = txn.clone();
+                async move { kv.txn(txn).await }
+            },
+        )
+        .await
+}
+
+/// The range answers of a transaction, in order.
+fn gets(resp: &TxnResponse) -> Vec<etcd_client::GetResponse> {
+    resp.op_responses()
+        .into_iter()
+        .filter_map(|op| match op {
+            TxnOpResponse::Get(get) => Some(get),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The mod revision of the key when a failed compare found it holding exactly `value`: a
@@ -322,11 +572,15 @@ impl Datastore for EtcdStore {
         stored.metadata.resource_version = None;
         let value =
             encode(&stored).map_err(|e| StoreError::internal(format!("encoding {name:?}"), e))?;
-        let size = self.check_size(&name, &value)?;
+        let entry = index_key(&stored.spec.node, &name);
+        let size = self.check_size(&name, &value, std::slice::from_ref(&entry))?;
         let key = key(&name);
         let txn = Txn::new()
             .when([Compare::version(key.clone(), CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key.clone(), value.clone(), None)])
+            .and_then([
+                TxnOp::put(key.clone(), value.clone(), None),
+                TxnOp::put(entry, "", None),
+            ])
             .or_else([TxnOp::get(key, None)]);
         let resp = self.write_txn(&name, size, txn).await?;
         let revision = if resp.succeeded() {
@@ -367,6 +621,7 @@ impl Datastore for EtcdStore {
         Ok(watch::start(
             self.members.clone(),
             self.request_timeout,
+            self.index_relist_interval,
             filter.clone(),
             after,
         ))
@@ -387,9 +642,14 @@ impl Datastore for EtcdStore {
                 let mut obj = self.get(name).await?;
                 let actual = obj.metadata.resource_version.clone().unwrap_or_default();
                 StoreError::check_version(name, expected_version, &actual)?;
+                // The index entry is put even when the node stays: that put is what the node's
+                // agent sees of a change (labels too: the agent's cache holds the object).
+                let node = &change.spec().node;
+                let unindex = (obj.spec.node != *node).then(|| index_key(&obj.spec.node, name));
+                let index = Some(index_key(node, name));
                 change.apply(&mut obj);
                 let revision = self
-                    .compare_and_put(name, &obj, revision_of(&actual))
+                    .compare_and_put(name, &obj, revision_of(&actual), unindex, index)
                     .await?;
                 obj.metadata.resource_version = Some(revision.to_string());
                 Ok(obj)
@@ -421,7 +681,8 @@ impl Datastore for EtcdStore {
             }
         };
         obj.status = Some(status.clone());
-        match self.compare_and_put(name, &obj, expected).await {
+        // A status write leaves the index alone: no agent's watch hears of it.
+        match self.compare_and_put(name, &obj, expected, None, None).await {
             Ok(revision) => {
                 obj.status = None;
                 self.remember(name, Some((revision, obj)));
@@ -435,50 +696,64 @@ impl Datastore for EtcdStore {
     }
 
     async fn delete(&self, name: &str, expected_version: Option<&str>) -> Result<CalicoNodeStatus> {
-        if !is_storable_name(name) {
-            return Err(StoreError::NotFound { name: name.into() });
-        }
-        let key = key(name);
-        let delete = TxnOp::delete(key.clone(), Some(DeleteOptions::new().with_prev_key()));
-        let txn = match expected_version {
-            Some(version) => Txn::new()
+        // The node's index entry goes in the same transaction, so the object is read first to
+        // learn its node; the delete is conditional on that read (and retried if it raced).
+        for _ in 0..SPEC_UPDATE_ATTEMPTS {
+            let current = self.get(name).await?;
+            let actual = current
+                .metadata
+                .resource_version
+                .clone()
+                .unwrap_or_default();
+            StoreError::check_version(name, expected_version, &actual)?;
+            let key = key(name);
+            let txn = Txn::new()
                 .when([Compare::mod_revision(
                     key.clone(),
                     CompareOp::Equal,
-                    revision_of(version),
+                    revision_of(&actual),
                 )])
-                .and_then([delete])
-                .or_else([TxnOp::get(key, None)]),
-            None => Txn::new().and_then([delete]),
-        };
-        let resp = self
-            .members
-            .kv(
+                .and_then([
+                    TxnOp::delete(key.clone(), Some(DeleteOptions::new().with_prev_key())),
+                    TxnOp::delete(index_key(&current.spec.node, name), None),
+                ])
+                .or_else([TxnOp::get(key, None)]);
+            let resp = run_txn(
+                &self.members,
                 self.request_timeout,
-                || format!("deleting caliconodestatus {name:?}"),
-                |mut kv| {
-                    let txn = txn.clone();
-                    async move { kv.txn(txn).await }
-                },
+                &format!("deleting caliconodestatus {name:?}"),
+                &txn,
             )
             .await?;
-        if !resp.succeeded() {
-            return Err(conflict_or_missing(
-                name,
-                expected_version.unwrap_or_default(),
-                &resp,
-            ));
+            if !resp.succeeded() {
+                match conflict_or_missing(name, &actual, &resp) {
+                    StoreError::Conflict { .. } if expected_version.is_none() => continue,
+                    StoreError::Conflict { actual: now, .. } => {
+                        return Err(StoreError::Conflict {
+                            name: name.into(),
+                            expected: expected_version.unwrap_or_default().into(),
+                            actual: now,
+                        });
+                    }
+                    err => return Err(err),
+                }
+            }
+            let previous = resp.op_responses().into_iter().find_map(|op| match op {
+                TxnOpResponse::Delete(mut del) => del.take_prev_kvs().into_iter().next(),
+                _ => None,
+            });
+            let Some(previous) = previous else {
+                return Err(StoreError::NotFound { name: name.into() });
+            };
+            // The last state, at the revision of the deletion (what its `Deleted` event carries).
+            let mut last = decode_kv(name, &previous)?;
+            last.metadata.resource_version = resp.header().map(|h| h.revision().to_string());
+            return Ok(last);
         }
-        let previous = resp.op_responses().into_iter().find_map(|op| match op {
-            TxnOpResponse::Delete(mut del) => del.take_prev_kvs().into_iter().next(),
-            _ => None,
-        });
-        let Some(previous) = previous else {
-            return Err(StoreError::NotFound { name: name.into() });
-        };
-        // The last state, at the revision of the deletion (what its `Deleted` event carries).
-        let mut last = decode_kv(name, &previous)?;
-        last.metadata.resource_version = resp.header().map(|h| h.revision().to_string());
-        Ok(last)
+        Err(StoreError::Conflict {
+            name: name.into(),
+            expected: String::new(),
+            actual: "changing".into(),
+        })
     }
 }

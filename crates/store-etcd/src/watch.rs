@@ -1,11 +1,13 @@
-//! The watch behind `Datastore::watch`: one etcd prefix watch with previous values, filtered by
-//! node on the client, that reconnects with backoff from the revision after the last one it
-//! delivered (yielding each interruption as a retryable error item) and answers a compacted
-//! history with a full relist (`Restarted`).
-
-use std::time::Duration;
+//! The watch behind `Datastore::watch`. Unfiltered (the operator's `get -w`): one etcd prefix
+//! watch of the objects with previous values. Filtered by node (an agent's): a watch of that
+//! node's index prefix only, reading the object at the revision of each index change, so status
+//! writes (which leave the index alone) and other nodes' changes never reach it; every
+//! `index_relist_interval` it indexes objects other tools wrote and relists (`Restarted`).
+//! Both reconnect with backoff from the revision after the last one delivered (yielding each
+//! interruption as a retryable error item) and answer a compacted history with a relist.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use etcd_client::{Event, EventType, WatchOptions};
 use futures::StreamExt;
@@ -17,9 +19,9 @@ use nodestatus_store::{
 use tokio::sync::mpsc;
 
 use crate::error::{call, from_etcd};
-use crate::layout::{KEY_PREFIX, name_of};
+use crate::layout::{KEY_PREFIX, index_entry, name_of, node_index_prefix};
 use crate::members::Members;
-use crate::store::{decode_listed, list_objects};
+use crate::store::{decode_listed, index_unindexed, list_objects, read_at};
 
 /// The waits before reconnecting: 100 ms, doubling up to 5 s while etcd stays away.
 const BACKOFF: Backoff = Backoff {
@@ -34,13 +36,18 @@ const BUFFER: usize = 256;
 pub(crate) fn start(
     members: Arc<Members>,
     timeout: Duration,
+    relist_interval: Duration,
     filter: NodeFilter,
     after: i64,
 ) -> WatchStream {
     let (tx, rx) = mpsc::channel(BUFFER);
+    let relist_at = matches!(filter, NodeFilter::Node(_))
+        .then(|| tokio::time::Instant::now() + relist_interval);
     let watcher = Watcher {
         members,
         timeout,
+        relist_interval,
+        relist_at,
         filter,
         next: after + 1,
         tx,
@@ -56,6 +63,9 @@ struct Watcher {
     /// The watch follows the pinned member; when it fails, the next one.
     members: Arc<Members>,
     timeout: Duration,
+    relist_interval: Duration,
+    /// When a node-filtered watch next relists (`None` for an unfiltered one).
+    relist_at: Option<tokio::time::Instant>,
     filter: NodeFilter,
     /// The first revision not yet delivered: where a new etcd watch starts.
     next: i64,
@@ -124,6 +134,12 @@ impl Watcher {
     }
 
     async fn relist(&mut self) -> Stop {
+        if let Some(at) = &mut self.relist_at {
+            *at = tokio::time::Instant::now() + self.relist_interval;
+            if let Err(err) = index_unindexed(&self.members, self.timeout).await {
+                return Stop::Failed(err);
+            }
+        }
         match list_objects(&self.members, self.timeout, &self.filter).await {
             Ok((items, revision)) => {
                 tracing::info!(revision, objects = items.len(), "etcd watch relisted");
@@ -161,27 +177,42 @@ impl Watcher {
         backoff: &mut Pauses,
     ) -> Stop {
         let start = self.next;
-        let context = || format!("watching {KEY_PREFIX} from revision {start}");
-        let options = WatchOptions::new()
+        let prefix = match &self.filter {
+            NodeFilter::All => KEY_PREFIX.to_owned(),
+            NodeFilter::Node(node) => node_index_prefix(node),
+        };
+        let context = || format!("watching {prefix} from revision {start}");
+        let mut options = WatchOptions::new()
             .with_prefix()
             .with_start_revision(self.next)
-            .with_prev_key()
             // Progress notifications move `next` on while other keys change nothing here, so a
             // reconnect after a quiet spell starts from a recent, not yet compacted, revision.
             .with_progress_notify();
+        if self.filter == NodeFilter::All {
+            options = options.with_prev_key();
+        }
         let mut stream = match call(
             self.timeout,
             context,
-            client.watch(KEY_PREFIX, Some(options)),
+            client.watch(prefix.as_str(), Some(options)),
         )
         .await
         {
             Ok(stream) => stream,
             Err(err) => return Stop::Failed(err),
         };
+        let relist_at = self.relist_at;
+        let relist = async move {
+            match relist_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(relist);
         loop {
             let message = tokio::select! {
                 () = self.tx.closed() => return Stop::Closed,
+                () = &mut relist => return Stop::Resync,
                 message = stream.message() => message,
             };
             let resp = match message {
@@ -222,14 +253,21 @@ impl Watcher {
                 continue;
             }
             for event in resp.events() {
-                match self.convert(event) {
+                let converted = match &self.filter {
+                    NodeFilter::All => self.convert(event).map_err(|PreviousValueMissing| None),
+                    NodeFilter::Node(node) => self.convert_index(node, event).await.map_err(Some),
+                };
+                match converted {
                     Ok(Some(ev)) => {
                         if self.tx.send(Ok(ev)).await.is_err() {
                             return Stop::Closed;
                         }
                     }
                     Ok(None) => {}
-                    Err(PreviousValueMissing) => return Stop::Resync,
+                    Err(None) => return Stop::Resync,
+                    // Reading at a compacted revision: only a relist can tell the truth.
+                    Err(Some(err)) if !err.is_retryable() => return Stop::Resync,
+                    Err(Some(err)) => return Stop::Failed(err),
                 }
                 if let Some(kv) = event.kv() {
                     self.next = kv.mod_revision() + 1;
@@ -238,7 +276,47 @@ impl Watcher {
         }
     }
 
-    /// Turns an etcd event into what the consumer of a filtered watch sees. Values that cannot
+    /// Turns a change of `node`'s index into what its agent sees: the object at the revision of
+    /// the change (`Added` for a new entry, else `Modified`); for a removed entry the object
+    /// after the change when it moved to another node, else its last state at the revision of
+    /// the deletion. A read failure: retryable ones reconnect, a compacted revision relists.
+    async fn convert_index(
+        &self,
+        node: &str,
+        event: &Event,
+    ) -> Result<Option<WatchEvent>, StoreError> {
+        let Some(kv) = event.kv() else {
+            return Ok(None);
+        };
+        let Some((indexed, name)) = index_entry(kv.key()) else {
+            return Ok(None);
+        };
+        if indexed != node {
+            return Ok(None);
+        }
+        let revision = kv.mod_revision();
+        let now = read_at(&self.members, self.timeout, name, revision).await?;
+        Ok(match event.event_type() {
+            EventType::Put => {
+                now.filter(|obj| obj.spec.node == node)
+                    .map(|obj| match kv.version() {
+                        1 => WatchEvent::Added(obj),
+                        _ => WatchEvent::Modified(obj),
+                    })
+            }
+            EventType::Delete => match now {
+                Some(moved) => Some(WatchEvent::Deleted(moved)),
+                None => read_at(&self.members, self.timeout, name, revision - 1)
+                    .await?
+                    .map(|mut last| {
+                        last.metadata.resource_version = Some(revision.to_string());
+                        WatchEvent::Deleted(last)
+                    }),
+            },
+        })
+    }
+
+    /// Turns an etcd event into what the consumer of an unfiltered watch sees. Values that cannot
     /// be read count as not passing the filter, as `list` skips them. An object leaving the
     /// filter is `Deleted` with its state after the change; a deleted one with its last state
     /// at the revision of the deletion.

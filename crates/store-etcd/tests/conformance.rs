@@ -48,6 +48,11 @@ impl Fixture for EtcdFixture {
         }
     }
 
+    /// An agent's watch follows the per-node index, which status writes leave alone.
+    fn node_watch_sees_status_writes(&self) -> bool {
+        false
+    }
+
     async fn compact(&mut self) {
         if let Err(e) = self.server.compact().await {
             panic!("compacting etcd: {e}");

@@ -742,3 +742,97 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
         self.clone()
     }
 }
+
+const INDEX_PREFIX: &str = "/nodestatus/v1/caliconodestatuses-by-node/";
+
+/// The keys under `prefix`, as etcdctl lists them.
+fn keys(server: &EtcdServer, prefix: &str) -> Vec<String> {
+    server
+        .etcdctl(&["get", "--prefix", "--keys-only", prefix])
+        .expect("etcdctl")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A key's mod revision, as etcdctl reports it.
+fn mod_revision(server: &EtcdServer, key: &str) -> i64 {
+    let out = server
+        .etcdctl(&["get", "-w", "json", key])
+        .expect("etcdctl");
+    let doc: Value = serde_json::from_str(&out).expect("etcdctl json");
+    doc["kvs"][0]["mod_revision"]
+        .as_i64()
+        .expect("a mod revision")
+}
+
+/// The per-node index holds one empty key per (node, name), written with the object's create,
+/// spec update (moved with the node) and delete, and never touched by a status write.
+#[tokio::test]
+async fn the_node_index_follows_create_spec_edits_and_delete_but_not_status_writes() {
+    let (server, store) = start().await;
+    let created = store
+        .create(&object("status-1", "node-1"))
+        .await
+        .expect("create");
+    let entry_1 = format!("{INDEX_PREFIX}node-1/status-1");
+    assert_eq!(keys(&server, INDEX_PREFIX), std::slice::from_ref(&entry_1));
+    assert_eq!(
+        server.raw_value(&entry_1).expect("etcdctl"),
+        Some(String::new())
+    );
+    let indexed_at = mod_revision(&server, &entry_1);
+
+    let mut version = created.metadata.resource_version.clone().expect("version");
+    for _ in 0..3 {
+        version = store
+            .write_status("status-1", &status_with_routes(2), &version)
+            .await
+            .expect("write status");
+    }
+    assert_eq!(mod_revision(&server, &entry_1), indexed_at);
+
+    let moved = object("status-1", "node-2").spec;
+    store
+        .update_spec("status-1", &moved, None)
+        .await
+        .expect("move to node-2");
+    assert_eq!(
+        keys(&server, INDEX_PREFIX),
+        [format!("{INDEX_PREFIX}node-2/status-1")]
+    );
+    store.delete("status-1", None).await.expect("delete");
+    assert_eq!(keys(&server, INDEX_PREFIX), Vec::<String>::new());
+}
+
+/// An object another tool (calicoctl) writes without the index reaches its node's watch at the
+/// next relist, as a `Restarted` list holding it, and is indexed from then on.
+#[tokio::test]
+async fn an_object_written_without_the_index_reaches_the_node_watch_at_the_next_relist() {
+    let server = EtcdServer::start()
+        .await
+        .unwrap_or_else(|e| panic!("starting etcd: {e}"));
+    let mut config = server.config();
+    config.index_relist_interval = Duration::from_secs(1);
+    let store = EtcdStore::connect(config).await.expect("connect");
+    let node = NodeFilter::Node("node-0".into());
+    let listing = store.list(&node).await.expect("list");
+    let mut watch = store
+        .watch(&node, Some(&listing.revision))
+        .await
+        .expect("watch");
+    let calico = r#"{"kind":"CalicoNodeStatus","apiVersion":"projectcalico.org/v3","metadata":{"name":"from-calico","uid":"0b7e3a8e-5d5c-4f57-a3c5-8f1a1f7b0a11","creationTimestamp":"2021-10-18T13:22:03Z"},"spec":{"node":"node-0","classes":["Agent"],"updatePeriodSeconds":10}}"#;
+    server
+        .put_raw(&format!("{KEY_PREFIX}from-calico"), calico)
+        .expect("etcdctl put");
+    let stored = store.get("from-calico").await.expect("get");
+
+    let WatchEvent::Restarted(relisted) = next_event(&mut watch).await else {
+        panic!("expected a relist");
+    };
+    assert_eq!(relisted.items, vec![stored]);
+    assert_eq!(
+        keys(&server, INDEX_PREFIX),
+        [format!("{INDEX_PREFIX}node-0/from-calico")]
+    );
+}

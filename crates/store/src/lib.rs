@@ -20,6 +20,10 @@
 //!   `Deleted` with the revision of the change; the content of that `Deleted` differs by
 //!   backend (Kubernetes sends the object as it was before the edit, SQLite and etcd after it),
 //!   so a consumer relies on its name and resource version only. A stream may yield a retryable error item and keep going.
+//! - A node-filtered watch (an agent's) never delivers other nodes' changes, and may leave out
+//!   changes to `status` alone (etcd's does, so that no agent receives status writes; an agent
+//!   learns its own writes' versions from `write_status`). Every event it does deliver carries
+//!   the object as it is at that revision, status included.
 //! - A watch survives reconnects on its own (resuming from the last revision it delivered); when
 //!   the backend can no longer replay from that revision (history compacted or trimmed, or the
 //!   store replaced under it) it logs it and sends `Restarted` with the full current list, which

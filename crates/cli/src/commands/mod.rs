@@ -3,6 +3,7 @@
 pub(crate) mod agent;
 pub(crate) mod apiserver;
 pub(crate) mod apply;
+pub(crate) mod bench;
 pub(crate) mod bird;
 pub(crate) mod bird_args;
 pub(crate) mod bird_tables;
