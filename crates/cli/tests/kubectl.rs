@@ -380,15 +380,22 @@ fn kubectl_server_side_apply_and_edit_change_the_spec() {
     assert_eq!(after["metadata"]["uid"], applied["metadata"]["uid"]);
 }
 
-/// Takes the lab down however the test ends.
-struct LabDown {
-    dir: String,
+/// The lab's directory, taken down (then removed) however the test ends.
+struct LabDir {
+    dir: tempfile::TempDir,
 }
 
-impl Drop for LabDown {
+impl LabDir {
+    fn path(&self) -> String {
+        self.dir.path().to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for LabDir {
     fn drop(&mut self) {
+        // Runs before `dir` is removed: the lab's state is still there to find.
         let _ = Command::new(common::BIN)
-            .args(["lab", "down", "--dir", &self.dir])
+            .args(["lab", "down", "--dir", &self.path()])
             .output();
     }
 }
@@ -396,16 +403,26 @@ impl Drop for LabDown {
 #[test]
 fn kubectl_get_watch_follows_the_real_bird_labs_agents() {
     let env = Env::new();
-    let dir = env.dir.path().join("lab").to_string_lossy().into_owned();
+    let lab = LabDir {
+        dir: tempfile::tempdir().expect("a lab directory"),
+    };
     let up = env
-        .command(&["lab", "up", "--nodes", "2", "--period", "2", "--dir", &dir])
+        .command(&[
+            "lab",
+            "up",
+            "--nodes",
+            "2",
+            "--period",
+            "2",
+            "--dir",
+            &lab.path(),
+        ])
         .env(
             "NODESTATUS_CONTEXT_FILE",
             env.dir.path().join("context.json"),
         )
         .output()
         .expect("lab up runs");
-    let _down = LabDown { dir };
     assert!(
         up.status.success(),
         "{}",
