@@ -394,7 +394,7 @@ pub(crate) async fn patch(
                 Change::SpecAndLabels(&patched).apply(&mut current);
                 Ok(current)
             }
-            Part::Spec if user_fields_equal(&patched, &current) => Ok(current),
+            Part::Spec if !Change::SpecAndLabels(&patched).changes(&current) => Ok(current),
             Part::Spec => store
                 .update(&patched, Some(&expected))
                 .await
@@ -410,17 +410,6 @@ pub(crate) async fn patch(
         }
     }
     Err(ApiError::conflict(&name))
-}
-
-/// True when an update would change nothing the store keeps from a caller: spec, labels,
-/// annotations (an empty map and no map are the same, as Kubernetes stores them).
-fn user_fields_equal(a: &CalicoNodeStatus, b: &CalicoNodeStatus) -> bool {
-    let map = |m: &Option<std::collections::BTreeMap<String, String>>| {
-        m.clone().filter(|m| !m.is_empty())
-    };
-    a.spec == b.spec
-        && map(&a.metadata.labels) == map(&b.metadata.labels)
-        && map(&a.metadata.annotations) == map(&b.metadata.annotations)
 }
 
 /// The body of a `DELETE`: `DeleteOptions`, of which the preconditions are read.

@@ -37,6 +37,19 @@ impl<'a> Change<'a> {
         obj
     }
 
+    /// True when applying the change to `obj` would store something different: another spec,
+    /// or (for `SpecAndLabels`) other labels or annotations, an empty map counting as none.
+    pub fn changes(&self, obj: &CalicoNodeStatus) -> bool {
+        let differ = |new: &Option<BTreeMap<String, String>>,
+                      old: &Option<BTreeMap<String, String>>| {
+            non_empty(new) != non_empty(old)
+        };
+        *self.spec() != obj.spec
+            || matches!(self, Change::SpecAndLabels(new)
+                if differ(&new.metadata.labels, &obj.metadata.labels)
+                    || differ(&new.metadata.annotations, &obj.metadata.annotations))
+    }
+
     /// Applies the change to `obj` (a stored object).
     pub fn apply(&self, obj: &mut CalicoNodeStatus) {
         let spec_changed = obj.spec != *self.spec();
@@ -93,6 +106,16 @@ mod tests {
         assert_eq!(obj.spec, new);
         assert_eq!(obj.metadata.generation, Some(2));
         assert_eq!(obj.metadata.labels, stored().metadata.labels);
+    }
+
+    #[test]
+    fn an_empty_map_is_no_change_from_no_map() {
+        let mut new = stored();
+        new.metadata.annotations = Some(BTreeMap::new());
+        assert!(!Change::SpecAndLabels(&new).changes(&stored()));
+        new.metadata.labels = None;
+        assert!(Change::SpecAndLabels(&new).changes(&stored()));
+        assert!(!Change::Spec(&new.spec).changes(&stored()));
     }
 
     #[test]
