@@ -26,13 +26,6 @@ struct ApiServer {
     kubeconfig: String,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 impl ApiServer {
     fn start() -> ApiServer {
         Self::start_in(Env::new())
@@ -42,7 +35,10 @@ impl ApiServer {
     fn start_in(env: Env) -> ApiServer {
         let tokens = env.file("tokens", "test-token\n");
         let certs = env.dir.path().join("certs").to_string_lossy().into_owned();
-        let listen = format!("127.0.0.1:{}", free_port());
+        let listen = format!(
+            "127.0.0.1:{}",
+            nodestatus_controlplane::free_port().expect("a free loopback port")
+        );
         let flags = [
             "--listen",
             &listen,

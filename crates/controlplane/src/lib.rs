@@ -251,16 +251,12 @@ impl ControlPlane {
         })
     }
 
-    /// Leaves the processes running after this value is gone; stop them later by PID.
-    pub fn detach(mut self) -> Pids {
-        let pids = self.pids();
+    /// Leaves the processes running after this value is gone; stop them later by PID (see
+    /// [`ControlPlane::pids`]).
+    pub fn detach(mut self) {
         // Dropping a `Child` neither kills nor waits for it.
         self.etcd.take();
         self.apiserver.take();
-        pids.unwrap_or(Pids {
-            etcd: 0,
-            kube_apiserver: 0,
-        })
     }
 
     /// Stops kube-apiserver, then etcd: SIGTERM, up to 10 s each, then SIGKILL.
