@@ -39,9 +39,14 @@ impl ApiError {
         self
     }
 
-    /// True for a 409 Conflict (a write lost a race; worth retrying when no precondition was given).
+    /// True for a 409 Conflict of a write that lost a race (worth retrying when no
+    /// precondition was given); not for an apply's field conflicts.
     pub(crate) fn is_conflict(&self) -> bool {
         self.reason == "Conflict"
+            && self
+                .details
+                .as_ref()
+                .is_none_or(|d| d.get("causes").is_none())
     }
 
     /// 400: the request itself is malformed.
@@ -102,6 +107,14 @@ impl ApiError {
             ),
         )
         .with_details(name, None)
+    }
+
+    /// 409 for a server-side apply that would change fields other managers own: one cause per
+    /// (field, manager). Not a lost race, so never retried.
+    pub(crate) fn apply_conflict(message: String, causes: Vec<Value>) -> Self {
+        let mut error = Self::new(StatusCode::CONFLICT, "Conflict", message);
+        error.details = Some(json!({"causes": causes}));
+        error
     }
 
     /// 410 for a watch from a version the datastore no longer has the history of.

@@ -10,8 +10,12 @@
 //!   with each spec change), `labels` and `annotations` are the datastore's; an update or patch
 //!   replaces the spec, labels and annotations (`Datastore::update`), so client-side
 //!   `kubectl apply` keeps its `last-applied-configuration` current.
-//! - Server-side apply (`application/apply-patch+yaml`) merges the applied configuration like a
-//!   merge patch and creates a missing object; `managedFields` are not kept.
+//! - `managedFields`: each write records its manager (`fieldManager`, else the User-Agent's
+//!   first word) and the fields it changed; server-side apply (`application/apply-patch+yaml`)
+//!   merges by field ownership, answers 409 with one cause per conflicting field unless
+//!   `force=true`, removes the fields its manager stopped applying, and creates a missing object
+//!   (see `ownership.rs`). The status is not tracked. On the Kubernetes datastore the CRD
+//!   object's own `managedFields` are kube-apiserver's, and none are kept for this API.
 //! - Paged lists (`limit`/`continue`) page in name order over a fresh read each time.
 //!
 //! # Security
@@ -45,6 +49,7 @@
 mod discovery;
 mod errors;
 mod openapi;
+mod ownership;
 mod patch;
 mod resource;
 mod select;

@@ -3,8 +3,8 @@
 //!
 //! The resource has no list with a merge key, so a strategic merge patch means what a merge
 //! patch means (lists replaced, maps merged, `null` deletes); its `$`-directives are dropped
-//! first. Server-side apply merges the applied configuration into the object like a merge
-//! patch; field ownership (`managedFields`) is not kept.
+//! first. Server-side apply of the resource itself merges by field ownership (`ownership.rs`);
+//! on the `/status` subresource, whose fields are not tracked, it merges like a merge patch.
 
 use serde_json::Value;
 

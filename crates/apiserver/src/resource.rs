@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use nodestatus_api::{ApiVersion, CalicoNodeStatus, KIND, V3_API_VERSION, decode, to_value};
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
+use crate::ownership::Ownership;
 use crate::patch::PatchType;
 use crate::select::Selection;
 use crate::{json_response, table, watch};
@@ -41,6 +42,8 @@ pub(crate) struct Params {
     timeout_seconds: Option<u64>,
     dry_run: Option<String>,
     field_validation: Option<String>,
+    field_manager: Option<String>,
+    force: Option<String>,
 }
 
 fn flag(value: &Option<String>) -> bool {
@@ -55,6 +58,40 @@ impl Params {
     fn strict(&self) -> bool {
         self.field_validation.as_deref() == Some("Strict")
     }
+
+    /// Who writes, for `managedFields`: `fieldManager`, else the client's User-Agent up to its
+    /// first `/` (`kubectl/v1.32.0 (linux/amd64) ...` is `kubectl`), as Kubernetes names them.
+    fn manager(&self, headers: &HeaderMap) -> String {
+        if let Some(manager) = self.field_manager.as_deref().filter(|m| !m.is_empty()) {
+            return manager.to_owned();
+        }
+        headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|agent| agent.split('/').next())
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .unwrap_or("unknown")
+            .to_owned()
+    }
+}
+
+/// Records in `new` what `manager` changed from `old` (none for a create).
+fn record_update(
+    manager: &str,
+    old: Option<&CalicoNodeStatus>,
+    new: &mut CalicoNodeStatus,
+) -> Result<(), ApiError> {
+    let (old_value, mut ownership) = match old {
+        Some(old) => (
+            wire(old)?,
+            Ownership::of(old.metadata.managed_fields.as_deref()),
+        ),
+        None => (Value::Null, Ownership::default()),
+    };
+    ownership.updated(manager, &old_value, &wire(new)?);
+    new.metadata.managed_fields = Some(ownership.entries());
+    Ok(())
 }
 
 /// The shared state of every handler.
@@ -234,6 +271,7 @@ pub(crate) async fn create(
     let mut obj = decode_object(read_body(&headers, &body)?, params.strict())?;
     // The status is the subresource's to write, as with a CRD that has one.
     obj.status = None;
+    record_update(&params.manager(&headers), None, &mut obj)?;
     if params.dry_run() {
         StoreError::check_valid(&obj)?;
         return Ok(object_response(StatusCode::CREATED, &obj, &headers));
@@ -260,6 +298,14 @@ fn check_name(url: &str, obj: &CalicoNodeStatus) -> Result<(), ApiError> {
     }
 }
 
+/// The version a write compares with: the client's precondition, else the version just read.
+fn expected_or_current(expected: Option<&str>, current: &CalicoNodeStatus) -> String {
+    expected
+        .or(current.metadata.resource_version.as_deref())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// `PUT .../caliconodestatuses/{name}`: replaces the spec, labels and annotations (the status
 /// is the subresource's);
 /// with `metadata.resourceVersion` only if the object is still at it (409 if not).
@@ -273,12 +319,28 @@ pub(crate) async fn update(
     let params = params(query)?;
     let obj = decode_object(read_body(&headers, &body)?, params.strict())?;
     check_name(&name, &obj)?;
-    if params.dry_run() {
-        let mut current = store.get(&name).await?;
-        Change::SpecAndLabels(&obj).apply(&mut current);
-        return Ok(object_response(StatusCode::OK, &current, &headers));
-    }
-    let updated = store.update(&obj, version_of(&obj).as_deref()).await?;
+    let manager = params.manager(&headers);
+    let expected = version_of(&obj);
+    let (store, name, obj, manager, expected) = (&store, &name, &obj, &manager, &expected);
+    let dry_run = params.dry_run();
+    let updated = retry::on_conflict(
+        ATTEMPTS,
+        expected.is_none(),
+        ApiError::is_conflict,
+        || async move {
+            let current = store.get(name).await?;
+            let mut new = obj.clone();
+            record_update(manager, Some(&current), &mut new)?;
+            if dry_run {
+                let mut current = current;
+                Change::SpecAndLabels(&new).apply(&mut current);
+                return Ok(current);
+            }
+            let version = expected_or_current(expected.as_deref(), &current);
+            Ok(store.update(&new, Some(&version)).await?)
+        },
+    )
+    .await?;
     Ok(object_response(StatusCode::OK, &updated, &headers))
 }
 
@@ -303,14 +365,7 @@ pub(crate) async fn update_status(
         ApiError::is_conflict,
         || async move {
             let current = store.get(name).await?;
-            let version = match expected {
-                Some(v) => v.clone(),
-                None => current
-                    .metadata
-                    .resource_version
-                    .clone()
-                    .unwrap_or_default(),
-            };
+            let version = expected_or_current(expected.as_deref(), &current);
             write_status(store, current, obj.status.clone(), &version, dry_run).await
         },
     )
@@ -346,7 +401,9 @@ pub(crate) enum Part {
 /// `PATCH .../caliconodestatuses/{name}` and `/status`: the patch is applied to the object as
 /// served, the result validated like a sent object and written (the spec, or the status).
 /// Retried on a concurrent write unless the patch itself sets a resourceVersion. Server-side
-/// apply creates the object when it does not exist.
+/// apply (which needs `fieldManager`, and takes fields from other managers only with `force`)
+/// merges by field ownership ([`Ownership::apply`]) and creates the object when it does not
+/// exist; other writes record what their manager changed.
 pub(crate) async fn patch(
     store: Store,
     part: Part,
@@ -362,13 +419,29 @@ pub(crate) async fn patch(
         .unwrap_or_default();
     let kind = PatchType::from_content_type(content_type)?;
     let patch = kind.read(&body)?;
+    let manager = params.manager(&headers);
+    let apply = kind == PatchType::Apply && part == Part::Spec;
+    if apply && params.field_manager.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::unprocessable(
+            "fieldManager: Required value: is required for apply requests",
+        ));
+    }
+    let force = flag(&params.force);
+    if force && !apply {
+        return Err(ApiError::unprocessable(
+            "force: Forbidden: may not be specified for non-apply patch",
+        ));
+    }
     for _ in 0..ATTEMPTS {
         let current = match store.get(&name).await {
             Ok(obj) => obj,
-            Err(StoreError::NotFound { .. }) if kind == PatchType::Apply && part == Part::Spec => {
-                let mut obj = decode_object(patch.clone(), params.strict())?;
+            Err(StoreError::NotFound { .. }) if apply => {
+                let mut ownership = Ownership::default();
+                let value = ownership.apply(&manager, &Value::Null, &patch, force)?;
+                let mut obj = decode_object(value, params.strict())?;
                 check_name(&name, &obj)?;
                 obj.status = None;
+                obj.metadata.managed_fields = Some(ownership.entries());
                 if params.dry_run() {
                     return Ok(object_response(StatusCode::CREATED, &obj, &headers));
                 }
@@ -382,10 +455,22 @@ pub(crate) async fn patch(
             .resource_version
             .clone()
             .unwrap_or_default();
-        let mut value = wire(&current)?;
-        kind.apply(&mut value, &patch)?;
-        let patched = decode_object(value, params.strict())?;
+        let served = wire(&current)?;
+        let mut patched = if apply {
+            let mut ownership = Ownership::of(current.metadata.managed_fields.as_deref());
+            let value = ownership.apply(&manager, &served, &patch, force)?;
+            let mut patched = decode_object(value, params.strict())?;
+            patched.metadata.managed_fields = Some(ownership.entries());
+            patched
+        } else {
+            let mut value = served;
+            kind.apply(&mut value, &patch)?;
+            decode_object(value, params.strict())?
+        };
         check_name(&name, &patched)?;
+        if part == Part::Spec && !apply {
+            record_update(&manager, Some(&current), &mut patched)?;
+        }
         let precondition = version_of(&patched).filter(|v| *v != current_version);
         let expected = precondition.clone().unwrap_or(current_version);
         let result = match part {

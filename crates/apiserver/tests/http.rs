@@ -69,7 +69,13 @@ fn resource(name: &str, period: u64) -> Value {
 /// The object without what the store sets (uid, creationTimestamp, resourceVersion).
 fn without_store_metadata(mut obj: Value) -> Value {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in ["uid", "creationTimestamp", "resourceVersion", "generation"] {
+        for key in [
+            "uid",
+            "creationTimestamp",
+            "resourceVersion",
+            "generation",
+            "managedFields",
+        ] {
             assert!(meta.remove(key).is_some(), "{key} is set in {meta:?}");
         }
     }
@@ -116,6 +122,17 @@ async fn create_get_update_and_delete_keep_kubernetes_metadata() {
         .await;
     assert_eq!(code, 201, "{created}");
     assert_eq!(without_store_metadata(created.clone()), resource("a", 10));
+    // The creator (no fieldManager, no User-Agent) owns every field it set.
+    let managed = &created["metadata"]["managedFields"];
+    assert_eq!(
+        (&managed[0]["manager"], &managed[0]["operation"]),
+        (&json!("unknown"), &json!("Update"))
+    );
+    assert_eq!(
+        managed[0]["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {"f:team": {}}},
+               "f:spec": {"f:classes": {}, "f:node": {}, "f:updatePeriodSeconds": {}}})
+    );
     let (code, got) = s.get(&format!("{BASE}/a")).await;
     assert_eq!((code, &got), (200, &created));
 

@@ -24,6 +24,8 @@ struct ApiServer {
     env: Env,
     child: Child,
     kubeconfig: String,
+    /// The flags it runs with (a restart serves the same port and certificate).
+    flags: Vec<String>,
 }
 
 impl ApiServer {
@@ -39,24 +41,38 @@ impl ApiServer {
             "127.0.0.1:{}",
             nodestatus_controlplane::free_port().expect("a free loopback port")
         );
-        let flags = [
+        let flags: Vec<String> = [
             "--listen",
             &listen,
             "--cert-dir",
             &certs,
             "--token-file",
             &tokens,
-        ];
+        ]
+        .map(String::from)
+        .to_vec();
         let mut args = vec!["apiserver", "kubeconfig"];
-        args.extend(flags);
+        args.extend(flags.iter().map(String::as_str));
         let kubeconfig = env.file("kubeconfig", &env.ok(&args));
+        let child = Self::spawn(&env, &flags);
+        ApiServer {
+            env,
+            child,
+            kubeconfig,
+            flags,
+        }
+    }
+
+    /// Starts the server and waits for the line it prints once it listens.
+    fn spawn(env: &Env, flags: &[String]) -> Child {
+        let mut args = vec!["apiserver"];
+        args.extend(flags.iter().map(String::as_str));
         let mut child = env
-            .command(&[&["apiserver"], &flags[..]].concat())
+            .command(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("the binary runs");
-        // It prints one line once it listens.
         let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
         let mut line = String::new();
         std::io::BufRead::read_line(&mut stdout, &mut line).expect("reading the first line");
@@ -64,11 +80,16 @@ impl ApiServer {
             line.starts_with("serving projectcalico.org/v3 from sqlite "),
             "{line}"
         );
-        ApiServer {
-            env,
-            child,
-            kubeconfig,
-        }
+        child
+    }
+
+    /// Ends the server (its open watches break), then runs `between`, then starts it again on
+    /// the same port with the same certificate.
+    fn restart_after(&mut self, between: impl FnOnce(&Env)) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        between(&self.env);
+        self.child = Self::spawn(&self.env, &self.flags);
     }
 
     fn kubectl_command(&self, args: &[&str]) -> Command {
@@ -374,6 +395,101 @@ fn kubectl_server_side_apply_and_edit_change_the_spec() {
         (&json!(2), &json!(3))
     );
     assert_eq!(after["metadata"]["uid"], applied["metadata"]["uid"]);
+
+    // Field ownership: the edit took the period from the server-side applier, so applying the
+    // old period again conflicts, naming the field and its owner, and changes nothing...
+    let owners = |server: &ApiServer| -> Vec<(String, String, Value)> {
+        let obj: Value = serde_json::from_str(&server.ok(
+            &[
+                "get",
+                "caliconodestatus",
+                NAME,
+                "-o",
+                "json",
+                "--show-managed-fields",
+            ],
+            None,
+        ))
+        .expect("JSON");
+        obj["metadata"]["managedFields"]
+            .as_array()
+            .expect("managedFields")
+            .iter()
+            .map(|e| {
+                (
+                    e["manager"].as_str().unwrap_or_default().to_string(),
+                    e["operation"].as_str().unwrap_or_default().to_string(),
+                    e["fieldsV1"].clone(),
+                )
+            })
+            .collect()
+    };
+    let spec_fields = |fields: &[&str]| {
+        let map: serde_json::Map<String, Value> = fields
+            .iter()
+            .map(|f| (format!("f:{f}"), json!({})))
+            .collect();
+        json!({"f:spec": map})
+    };
+    assert_eq!(
+        owners(&server),
+        [
+            (
+                "kubectl".into(),
+                "Apply".into(),
+                spec_fields(&["classes", "node"])
+            ),
+            (
+                "kubectl-edit".into(),
+                "Update".into(),
+                spec_fields(&["updatePeriodSeconds"])
+            ),
+        ]
+    );
+    let conflict = server.kubectl(&["apply", "--server-side", "-f", "-"], Some(&second));
+    assert!(!conflict.ok);
+    assert!(
+        conflict.stderr.contains(
+            "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using projectcalico.org/v3: .spec.updatePeriodSeconds"
+        ),
+        "{}",
+        conflict.stderr
+    );
+    assert_eq!(
+        server.get_json()["spec"],
+        spec(45, &["Agent", "BGP", "Routes"])
+    );
+    // ... until it is forced, which takes the field back.
+    server.ok(
+        &["apply", "--server-side", "--force-conflicts", "-f", "-"],
+        Some(&second),
+    );
+    assert_eq!(
+        server.get_json()["spec"],
+        spec(20, &["Agent", "BGP", "Routes"])
+    );
+    assert_eq!(
+        owners(&server),
+        [(
+            "kubectl".into(),
+            "Apply".into(),
+            spec_fields(&["classes", "node", "updatePeriodSeconds"])
+        )]
+    );
+
+    // A label applied once and then left out of the configuration is removed.
+    let labelled = second.replace(
+        "metadata: {name: my-caliconodestatus-1}",
+        "metadata: {name: my-caliconodestatus-1, labels: {team: net}}",
+    );
+    assert_ne!(labelled, second, "the example names the resource");
+    server.ok(&["apply", "--server-side", "-f", "-"], Some(&labelled));
+    assert_eq!(
+        server.get_json()["metadata"]["labels"],
+        json!({"team": "net"})
+    );
+    server.ok(&["apply", "--server-side", "-f", "-"], Some(&second));
+    assert_eq!(server.get_json()["metadata"].get("labels"), None);
 }
 
 /// The lab's directory, taken down (then removed) however the test ends.
@@ -455,4 +571,103 @@ fn kubectl_get_watch_follows_the_real_bird_labs_agents() {
     );
     assert_eq!(cells[1][..2], ["extra-n1", "n1"], "{rows:?}");
     assert_eq!(cells[1][5], "established", "{rows:?}");
+}
+
+/// `kubectl wait` follows the object with client-go's reflector (list, then watch from the
+/// list's version). The server goes away while it watches; meanwhile the object changes and
+/// the datastore's history is compacted, so when the server is back the reflector's watch from
+/// its old version gets `410 Expired`: it lists again and sees the change.
+#[test]
+fn a_watch_from_a_compacted_version_gets_410_and_kubectl_recovers() {
+    let mut server = ApiServer::start();
+    server.ok(&["apply", "-f", "-"], Some(CALICO_EXAMPLE));
+    let old_version = server.get_json()["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("a resourceVersion")
+        .to_string();
+
+    // -v=6 logs every request kubectl makes, -v=4 the reflector's reasons to list again.
+    let mut wait = server
+        .kubectl_command(&[
+            "wait",
+            &format!("caliconodestatus/{NAME}"),
+            "--for=jsonpath={.spec.updatePeriodSeconds}=30",
+            "--timeout=120s",
+            "-v=6",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl wait runs");
+    let stderr = wait.stderr.take().expect("piped");
+    let (tx, log) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let watching = |line: &str| line.contains("watch=true") && line.contains(" 200 OK");
+    while !seen.iter().any(|l: &String| watching(l)) {
+        let line = log
+            .recv_timeout(common::SEEN_WITHIN)
+            .unwrap_or_else(|_| panic!("kubectl wait never watched; it logged: {seen:#?}"));
+        seen.push(line);
+    }
+    // client-go lists again, rather than resuming the watch from its version, after a watch
+    // that lasted less than a second ("very short watch"): let this one run longer than that.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+
+    server.restart_after(|env| {
+        let store = env.store();
+        common::runtime().block_on(async {
+            let mut obj = store.get(NAME).await.expect("the object");
+            for period in [20, 30] {
+                obj.spec.update_period_seconds = period;
+                obj = store.update(&obj, None).await.expect("an update");
+            }
+            store.compact().await.expect("compacting");
+        });
+    });
+
+    let exit = wait.wait().expect("kubectl wait ends");
+    reader.join().expect("the stderr reader ends");
+    seen.extend(log.try_iter());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut wait.stdout.take().expect("piped"), &mut stdout)
+        .expect("reading stdout");
+    assert!(exit.success(), "kubectl wait failed: {stdout} {seen:#?}");
+    assert_eq!(
+        stdout,
+        format!("caliconodestatus.projectcalico.org/{NAME} condition met\n")
+    );
+    // The reflector's watch from the version it had listed was refused as expired (then it
+    // listed again): the server answered 410, as an HTTP status or as the stream's ERROR event.
+    let expired = format!("too old resource version: {old_version}");
+    let resumed_from_old = |l: &&String| {
+        l.contains("watch=true") && l.contains(&format!("resourceVersion={old_version}"))
+    };
+    assert!(
+        seen.iter().filter(resumed_from_old).count() >= 2,
+        "the reflector did not watch again from {old_version}: {seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains(&expired) || l.contains(" 410 Gone")),
+        "no 410 for {old_version}: {seen:#?}"
+    );
+
+    // The same, raw: a watch from the compacted version is answered with a 410 Status.
+    let raw = server.kubectl(
+        &[
+            "get",
+            "--raw",
+            &format!(
+                "/apis/projectcalico.org/v3/caliconodestatuses?watch=true&resourceVersion={old_version}"
+            ),
+        ],
+        None,
+    );
+    let said = format!("{}{}", raw.stdout, raw.stderr);
+    assert!(said.contains("410") || said.contains(&expired), "{said}");
 }

@@ -22,7 +22,7 @@
 //! reads and writes in it, so it always lands on top of the current status. A deleted object
 //! (returned by `delete` and in its watch event) carries the revision of its deletion, as in
 //! Kubernetes, so the revision a consumer saw last is always the newest it knows.
-//! `create` keeps the caller's name, labels and annotations and sets `uid` (a random UUID),
+//! `create` keeps the caller's name, labels, annotations and `managedFields` and sets `uid` (a random UUID),
 //! `creationTimestamp` and `resourceVersion`; other metadata is not stored.
 //!
 //! # Watch
@@ -332,6 +332,11 @@ impl Datastore for SqliteStore {
             name: Some(name.clone()),
             labels: obj.metadata.labels.clone(),
             annotations: obj.metadata.annotations.clone(),
+            managed_fields: obj
+                .metadata
+                .managed_fields
+                .clone()
+                .filter(|m| !m.is_empty()),
             uid: Some(uuid::Uuid::new_v4().to_string()),
             creation_timestamp: Some(Time(k8s_openapi::jiff::Timestamp::now())),
             generation: Some(FIRST_GENERATION),

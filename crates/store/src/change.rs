@@ -1,7 +1,9 @@
 //! What an update of an existing object replaces, written once for every backend: the spec
 //! (`Datastore::update_spec`), or the spec with the labels and annotations
-//! (`Datastore::update`). The status and the metadata the store owns are kept; the generation
-//! grows when, and only when, the spec changes (as Kubernetes keeps `metadata.generation`).
+//! (`Datastore::update`), and the field ownership (`managedFields`) when the object carries it
+//! (the API server's server-side apply keeps it; other writers leave it as stored). The status
+//! and the metadata the store owns are kept; the generation grows when, and only when, the spec
+//! changes (as Kubernetes keeps `metadata.generation`).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,8 @@ use nodestatus_api::{CalicoNodeStatus, CalicoNodeStatusSpec};
 pub enum Change<'a> {
     /// The spec only; labels and annotations stay as stored.
     Spec(&'a CalicoNodeStatusSpec),
-    /// This object's spec, labels and annotations (absent ones are removed).
+    /// This object's spec, labels and annotations (absent ones are removed), and its
+    /// `managedFields` when it has them (absent, the stored ones are kept).
     SpecAndLabels(&'a CalicoNodeStatus),
 }
 
@@ -38,7 +41,8 @@ impl<'a> Change<'a> {
     }
 
     /// True when applying the change to `obj` would store something different: another spec,
-    /// or (for `SpecAndLabels`) other labels or annotations, an empty map counting as none.
+    /// or (for `SpecAndLabels`) other labels or annotations, an empty map counting as none, or
+    /// other `managedFields`.
     pub fn changes(&self, obj: &CalicoNodeStatus) -> bool {
         let differ = |new: &Option<BTreeMap<String, String>>,
                       old: &Option<BTreeMap<String, String>>| {
@@ -46,8 +50,11 @@ impl<'a> Change<'a> {
         };
         *self.spec() != obj.spec
             || matches!(self, Change::SpecAndLabels(new)
-                if differ(&new.metadata.labels, &obj.metadata.labels)
-                    || differ(&new.metadata.annotations, &obj.metadata.annotations))
+            if differ(&new.metadata.labels, &obj.metadata.labels)
+                || differ(&new.metadata.annotations, &obj.metadata.annotations)
+                || new.metadata.managed_fields.as_ref().is_some_and(|m| {
+                    m.as_slice() != obj.metadata.managed_fields.as_deref().unwrap_or_default()
+                }))
     }
 
     /// Applies the change to `obj` (a stored object).
@@ -58,12 +65,15 @@ impl<'a> Change<'a> {
     }
 
     /// The metadata half of [`Change::apply`], for backends that keep the spec encoded apart:
-    /// labels and annotations replaced for `SpecAndLabels`, the generation bumped when
-    /// `spec_changed`.
+    /// labels and annotations replaced for `SpecAndLabels` (and `managedFields` when it has
+    /// them; none left is stored as none), the generation bumped when `spec_changed`.
     pub fn apply_to_metadata(&self, meta: &mut ObjectMeta, spec_changed: bool) {
         if let Change::SpecAndLabels(obj) = self {
             meta.labels = non_empty(&obj.metadata.labels);
             meta.annotations = non_empty(&obj.metadata.annotations);
+            if let Some(managed) = &obj.metadata.managed_fields {
+                meta.managed_fields = Some(managed.clone()).filter(|m| !m.is_empty());
+            }
         }
         if spec_changed {
             meta.generation = Some(meta.generation.unwrap_or(FIRST_GENERATION) + 1);
@@ -128,5 +138,34 @@ mod tests {
         assert_eq!(obj.metadata.labels, None);
         assert_eq!(obj.metadata.annotations, new.metadata.annotations);
         assert_eq!(obj.metadata.generation, Some(1));
+    }
+
+    #[test]
+    fn managed_fields_are_replaced_only_when_the_change_carries_them() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        let entry = |manager: &str| ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            ..ManagedFieldsEntry::default()
+        };
+        let mut obj = stored();
+        obj.metadata.managed_fields = Some(vec![entry("kubectl")]);
+        // An update without them (the CLI, the agent) keeps the stored ones.
+        let mut plain = stored();
+        plain.metadata.managed_fields = None;
+        assert!(!Change::SpecAndLabels(&plain).changes(&obj));
+        Change::SpecAndLabels(&plain).apply(&mut obj);
+        assert_eq!(obj.metadata.managed_fields, Some(vec![entry("kubectl")]));
+        // With them (the API server), they replace the stored ones; none left is none.
+        let mut owned = stored();
+        owned.metadata.managed_fields = Some(vec![entry("kubectl-edit")]);
+        assert!(Change::SpecAndLabels(&owned).changes(&obj));
+        Change::SpecAndLabels(&owned).apply(&mut obj);
+        assert_eq!(
+            obj.metadata.managed_fields,
+            Some(vec![entry("kubectl-edit")])
+        );
+        owned.metadata.managed_fields = Some(vec![]);
+        Change::SpecAndLabels(&owned).apply(&mut obj);
+        assert_eq!(obj.metadata.managed_fields, None);
     }
 }
