@@ -8,7 +8,8 @@
 #     libprotobuf-dev, a "recommends" that --no-install-recommends skips), ca-certificates when
 #     there is no CA bundle (cargo fetches crates over HTTPS). A system protoc was kept over a vendored one: Debian's is
 #     maintained and signed, a vendored binary would be a blob in our dependency tree;
-#   - the tests and the lab: bird 1.6 (bird, bird6, birdc), etcd, iproute2, procps, and bird2
+#   - the tests and the lab: bird 1.6 (bird, bird6, birdc), etcd, iproute2, procps, curl (a test
+#     calls the API server as kube-apiserver's front proxy, client certificate and all), and bird2
 #     *unpacked* (not installed: it conflicts with the bird package) into /opt/nodestatus/bird2,
 #     binary /opt/nodestatus/bird2/usr/sbin/bird; BIRD 2.17 and 3.1 from Debian 13 with Debian
 #     13's C library beside them, unpacked too (scripts/install-bird-current.sh:
@@ -26,7 +27,7 @@ set -euo pipefail
 LOG=${NODESTATUS_DEPS_LOG:-/tmp/nodestatus-install-deps.log}
 BIRD2_DIR=${NODESTATUS_BIRD2_DIR:-/opt/nodestatus/bird2}
 PACKAGES=(gcc libc6-dev protobuf-compiler libprotobuf-dev
-    bird etcd-server etcd-client iproute2 libssh-gcrypt-4 procps)
+    bird etcd-server etcd-client iproute2 libssh-gcrypt-4 procps curl)
 # cargo fetches crates over HTTPS and needs a CA bundle; a machine that got Rust through rustup
 # has one. Debian's is installed only where there is none: installing it over an existing bundle
 # regenerates the file from Debian's set and drops certificates added to it by hand (a proxy's).

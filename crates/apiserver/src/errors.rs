@@ -59,6 +59,11 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
     }
 
+    /// 403: the user may not do this.
+    pub(crate) fn forbidden(message: String) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
     /// 404 for a path this server does not serve.
     pub(crate) fn no_route(path: &str) -> Self {
         Self::new(

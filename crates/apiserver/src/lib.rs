@@ -23,17 +23,18 @@
 //! from the token file when one is configured (401 otherwise), unless it comes through the
 //! front proxy: with a request-header client CA (kube-apiserver's
 //! `--requestheader-client-ca-file`, in a cluster the `extension-apiserver-authentication`
-//! ConfigMap), a client whose TLS certificate chains to that CA is kube-apiserver's aggregation
-//! layer, and a request it sends with `X-Remote-User` was authenticated and authorized by
-//! kube-apiserver (RBAC on `caliconodestatuses.projectcalico.org`) before it was proxied. The
-//! certificate's name is not checked against `--requestheader-allowed-names` (as Kubernetes
-//! does when that list is empty), and there is no second, delegated authorization
-//! (SubjectAccessReview) here. The caller (the CLI) refuses a
-//! listener beyond loopback without one. TLS always: the operator's certificate or a
-//! self-signed one generated once ([`tls::ServingCert::load_or_generate`]).
+//! ConfigMap), a client whose TLS certificate chains to that CA, and whose common name is one
+//! of the allowed names when any are given (`--requestheader-allowed-names`), is
+//! kube-apiserver's aggregation layer, and a request it sends with `X-Remote-User` (and
+//! `X-Remote-Group`, `X-Remote-Extra-*`) is made for that user. With an [`Authorizer`], each
+//! such request is then authorized by Kubernetes with a `SubjectAccessReview` (403 if
+//! refused), as aggregated API servers do. The caller (the CLI) refuses a listener beyond
+//! loopback without a token file or the front proxy. TLS always: the operator's certificate or
+//! a self-signed one generated once ([`tls::ServingCert::load_or_generate`]).
 //!
 //! # Dependencies
-//! `axum` (routing, extractors, streamed watch bodies); `hyper-util` (serving the router on
+//! `axum` (routing, extractors, streamed watch bodies); `kube` (the client that sends
+//! `SubjectAccessReview`s); `x509-parser` (the front proxy certificate's common name); `hyper-util` (serving the router on
 //! TLS connections, HTTP/1.1 and HTTP/2); `tokio-rustls` (TLS with rustls and ring, and its
 //! PEM parsing); `rcgen` (the self-signed certificate); `json-patch` (RFC 6902 JSON patch and
 //! RFC 7396 merge patch); `k8s-openapi` (metadata types);
@@ -46,6 +47,7 @@
 //! temporary SQLite datastore (status codes and bodies of every verb and error); the CLI's
 //! `tests/kubectl.rs` drives the real `kubectl` against `nodestatus apiserver`.
 
+mod authz;
 mod discovery;
 mod errors;
 mod openapi;
@@ -72,6 +74,8 @@ use nodestatus_api::PLURAL;
 use nodestatus_store::Datastore;
 use serde_json::Value;
 
+pub use crate::authz::Authorizer;
+use crate::authz::{Attributes, User};
 use crate::errors::ApiError;
 use crate::resource::{ParamsResult, Part, Store};
 
@@ -193,7 +197,7 @@ pub(crate) fn json_response(code: StatusCode, value: &Value) -> Response {
 }
 
 /// The routes, authentication and limits, over `store`.
-pub fn router(store: Arc<dyn Datastore>, tokens: Tokens) -> Router {
+pub fn router(store: Arc<dyn Datastore>, access: impl Into<Access>) -> Router {
     let base = format!("/apis/{GROUP_VERSION}/{PLURAL}");
     let api = Router::new()
         .route("/api", get(discovery::core))
@@ -227,7 +231,7 @@ pub fn router(store: Arc<dyn Datastore>, tokens: Tokens) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(tokens, authenticate))
+        .layer(middleware::from_fn_with_state(access.into(), authenticate))
         .with_state(store);
     // Probes answer without a token (a kubelet has none).
     Router::new()
@@ -238,29 +242,77 @@ pub fn router(store: Arc<dyn Datastore>, tokens: Tokens) -> Router {
 }
 
 /// Marks a connection whose client certificate chains to the request-header CA: the front
-/// proxy (kube-apiserver's aggregation layer), which has authenticated and authorized the user
-/// it names in `X-Remote-User` before proxying the request.
-#[derive(Clone, Copy, Debug)]
-pub struct FrontProxy;
+/// proxy (kube-apiserver's aggregation layer), which has authenticated the user it names in
+/// `X-Remote-User` before proxying the request.
+#[derive(Clone, Debug)]
+pub struct FrontProxy {
+    /// The common name of the client certificate.
+    pub common_name: Option<String>,
+}
 
-/// The header the front proxy names the user in (kube-apiserver's
-/// `--requestheader-username-headers`).
-const REMOTE_USER: &str = "x-remote-user";
+/// Whom the server lets in: bearer tokens, and the front proxy (the certificate names it may
+/// have, and whom Kubernetes authorizes).
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    tokens: Tokens,
+    allowed_names: Arc<Vec<String>>,
+    authorizer: Option<Arc<Authorizer>>,
+}
 
-async fn authenticate(State(tokens): State<Tokens>, request: Request, next: Next) -> Response {
+impl From<Tokens> for Access {
+    fn from(tokens: Tokens) -> Self {
+        Self {
+            tokens,
+            ..Self::default()
+        }
+    }
+}
+
+impl Access {
+    /// The common names the front proxy's certificate may have (kube-apiserver's
+    /// `--requestheader-allowed-names`); none means any certificate the CA signed.
+    pub fn with_allowed_names(mut self, names: Vec<String>) -> Self {
+        self.allowed_names = Arc::new(names);
+        self
+    }
+
+    /// Requests through the front proxy are authorized by Kubernetes ([`Authorizer`]).
+    pub fn with_authorizer(mut self, authorizer: Authorizer) -> Self {
+        self.authorizer = Some(Arc::new(authorizer));
+        self
+    }
+
+    /// The user the front proxy vouches for, if the request came through it from a certificate
+    /// with an allowed name.
+    fn proxied_user(&self, request: &Request) -> Option<User> {
+        let proxy = request.extensions().get::<FrontProxy>()?;
+        let name_allowed = self.allowed_names.is_empty()
+            || proxy
+                .common_name
+                .as_ref()
+                .is_some_and(|cn| self.allowed_names.contains(cn));
+        if !name_allowed {
+            tracing::info!(common_name = ?proxy.common_name, "refused: the front proxy's certificate name is not allowed");
+            return None;
+        }
+        User::from_headers(request.headers())
+    }
+}
+
+async fn authenticate(State(access): State<Access>, request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
-    let proxied_for = request
-        .extensions()
-        .get::<FrontProxy>()
-        .and(request.headers().get(REMOTE_USER))
-        .and_then(|user| user.to_str().ok())
-        .map(str::to_owned);
-    if let Some(user) = proxied_for {
+    if let Some(user) = access.proxied_user(&request) {
+        if let Some(authorizer) = &access.authorizer {
+            let attributes = Attributes::of(&method, &path, request.uri().query());
+            if let Err(refused) = authorizer.check(&user, &attributes).await {
+                return refused.into_response();
+            }
+        }
         let response = next.run(request).await;
-        tracing::debug!(%method, %path, %user, status = response.status().as_u16(), "request through the front proxy");
+        tracing::debug!(%method, %path, user = %user.name, status = response.status().as_u16(), "request through the front proxy");
         return response;
     }
-    if !tokens.allows(request.headers()) {
+    if !access.tokens.allows(request.headers()) {
         tracing::info!(%method, %path, "refused: no valid bearer token");
         return ApiError::unauthorized().into_response();
     }

@@ -260,15 +260,11 @@ pub async fn serve(
             };
             // rustls verified any certificate the client presented against the request-header
             // CA: such a client is the front proxy (kube-apiserver's aggregation layer).
-            let router = if stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .is_some_and(|c| !c.is_empty())
-            {
-                router.layer(axum::Extension(crate::FrontProxy))
-            } else {
-                router
+            let router = match stream.get_ref().1.peer_certificates() {
+                Some([leaf, ..]) => router.layer(axum::Extension(crate::FrontProxy {
+                    common_name: common_name(leaf),
+                })),
+                _ => router,
             };
             let service = TowerToHyperService::new(router);
             if let Err(e) = auto::Builder::new(TokioExecutor::new())
@@ -279,6 +275,17 @@ pub async fn serve(
             }
         });
     }
+}
+
+/// The subject's common name of a (verified) certificate.
+fn common_name(cert: &CertificateDer<'_>) -> Option<String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    parsed
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

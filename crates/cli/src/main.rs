@@ -57,7 +57,7 @@ enum Command {
     /// Print the Kubernetes manifests (CRD, RBAC, DaemonSet).
     Manifests(commands::manifests::Args),
     /// Serve projectcalico.org/v3 CalicoNodeStatus over the Kubernetes API, for kubectl.
-    Apiserver(commands::apiserver::Args),
+    Apiserver(Box<commands::apiserver::Args>),
     /// Measure: `bench fleet` simulates N nodes against the datastore.
     Bench(commands::bench::Args),
 }
@@ -100,7 +100,7 @@ fn main() -> std::process::ExitCode {
             Command::Collect(args) => commands::collect::run(args).await,
             Command::Bird(args) => commands::bird::run(args).await,
             Command::Manifests(args) => commands::manifests::run(args),
-            Command::Apiserver(args) => commands::apiserver::run(args, &datastore()?).await,
+            Command::Apiserver(args) => commands::apiserver::run(*args, &datastore()?).await,
             Command::Bench(args) => commands::bench::run_bench(args, &datastore()?).await,
         }
     });

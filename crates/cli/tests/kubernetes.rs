@@ -85,8 +85,8 @@ async fn the_agent_under_the_generated_rbac_writes_status_only_and_sees_only_its
     );
     assert_eq!(
         dry_run.lines().count(),
-        6,
-        "ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment, Service, APIService: {dry_run}"
+        7,
+        "ServiceAccount, ClusterRole, two ClusterRoleBindings, Deployment, Service, APIService: {dry_run}"
     );
     assert!(
         dry_run.lines().all(|l| l.ends_with("(server dry run)")),
@@ -412,6 +412,11 @@ async fn calicos_documented_flow_works_through_kubernetes_with_our_apiserver_agg
             // Only the front proxy (kube-apiserver's aggregation layer) gets in: no token file.
             .arg("--requestheader-client-ca-file")
             .arg(plane.pki().front_proxy_ca_cert())
+            // As kube-apiserver publishes it in extension-apiserver-authentication.
+            .args(["--requestheader-allowed-names", r#"["front-proxy-client"]"#])
+            // Requests through the front proxy are authorized by this cluster.
+            .arg("--authorization-kubeconfig")
+            .arg(&admin)
             .args(["--datastore-type", "sqlite", "--sqlite-path"])
             .arg(&db)
             .env("NODESTATUS_CONTEXT_FILE", dir.join("context.json"))
@@ -504,4 +509,122 @@ async fn calicos_documented_flow_works_through_kubernetes_with_our_apiserver_agg
         "{}",
         refused.stderr
     );
+
+    // With the front proxy's own certificate, a request is made for the user it names, and
+    // Kubernetes decides (SubjectAccessReview): holding the certificate is not holding RBAC.
+    let proxy = FrontProxyClient {
+        url: format!("https://127.0.0.1:{port}/apis/projectcalico.org/v3/caliconodestatuses"),
+        ca: plane.pki().ca_cert(),
+        cert: plane.pki().front_proxy_client_cert(),
+        key: plane.pki().front_proxy_client_key(),
+    };
+    let (code, body) = proxy.call("GET", "", &["X-Remote-User: nobody"]);
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains(
+            r#"caliconodestatuses.projectcalico.org is forbidden: User \"nobody\" cannot list resource \"caliconodestatuses\" in API group \"projectcalico.org\" at the cluster scope"#
+        ),
+        "{body}"
+    );
+    let (code, _) = proxy.call(
+        "GET",
+        "",
+        &["X-Remote-User: nobody", "X-Remote-Group: system:masters"],
+    );
+    assert_eq!(code, 200);
+    // A user RBAC lets read, not delete.
+    kubectl_ok(
+        &admin,
+        &[
+            "create",
+            "clusterrole",
+            "calico-status-reader",
+            "--verb=get,list",
+            "--resource=caliconodestatuses.projectcalico.org",
+        ],
+        "",
+    );
+    kubectl_ok(
+        &admin,
+        &[
+            "create",
+            "clusterrolebinding",
+            "calico-status-reader",
+            "--clusterrole=calico-status-reader",
+            "--user=reader",
+        ],
+        "",
+    );
+    let (code, body) = proxy.call("GET", "/my-caliconodestatus-1", &["X-Remote-User: reader"]);
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = proxy.call(
+        "DELETE",
+        "/my-caliconodestatus-1",
+        &["X-Remote-User: reader"],
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        common::open_store(&db)
+            .get("my-caliconodestatus-1")
+            .await
+            .is_ok(),
+        "a refused delete deleted"
+    );
+    // A certificate from the same CA with a name that is not allowed is not the front proxy.
+    let (other_cert, other_key) = plane
+        .pki()
+        .issue_front_proxy_client_cert("someone-else")
+        .expect("a client certificate");
+    let other = FrontProxyClient {
+        cert: dir.join("other.pem"),
+        key: dir.join("other-key.pem"),
+        ..proxy
+    };
+    std::fs::write(&other.cert, other_cert).expect("write");
+    std::fs::write(&other.key, other_key).expect("write");
+    let (code, _) = other.call(
+        "GET",
+        "",
+        &["X-Remote-User: admin", "X-Remote-Group: system:masters"],
+    );
+    assert_eq!(code, 401);
+}
+
+/// Calls our API server as kube-apiserver's front proxy does: its client certificate and the
+/// `X-Remote-*` headers (with curl).
+struct FrontProxyClient {
+    url: String,
+    ca: std::path::PathBuf,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+impl FrontProxyClient {
+    /// The HTTP status and body of `method` on the collection URL plus `path`.
+    fn call(&self, method: &str, path: &str, headers: &[&str]) -> (u16, String) {
+        let mut curl = Command::new("curl");
+        curl.args(["--silent", "--show-error", "--request", method])
+            .arg("--cacert")
+            .arg(&self.ca)
+            .arg("--cert")
+            .arg(&self.cert)
+            .arg("--key")
+            .arg(&self.key)
+            .args(["--write-out", "\n%{http_code}"]);
+        for header in headers {
+            curl.args(["--header", header]);
+        }
+        let out = curl
+            .arg(format!("{}{path}", self.url))
+            .output()
+            .expect("curl runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (
+            code.trim().parse().unwrap_or_else(|_| {
+                panic!("curl: {text} {}", String::from_utf8_lossy(&out.stderr))
+            }),
+            body.to_owned(),
+        )
+    }
 }

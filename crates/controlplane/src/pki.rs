@@ -57,6 +57,9 @@ impl Pki {
     pub fn front_proxy_ca_cert(&self) -> PathBuf {
         self.dir.join("front-proxy-ca.pem")
     }
+    fn front_proxy_ca_key(&self) -> PathBuf {
+        self.dir.join("front-proxy-ca-key.pem")
+    }
     /// kube-apiserver's proxy client certificate.
     pub fn front_proxy_client_cert(&self) -> PathBuf {
         self.dir.join("front-proxy-client.pem")
@@ -102,6 +105,7 @@ impl Pki {
             ExtendedKeyUsagePurpose::ClientAuth,
         )?;
         write(&self.front_proxy_ca_cert(), &proxy_ca_pem)?;
+        write(&self.front_proxy_ca_key(), &proxy_ca_key.serialize_pem())?;
         write(&self.front_proxy_client_cert(), &cert)?;
 
         let sa = KeyPair::generate()?;
@@ -112,6 +116,18 @@ impl Pki {
         // Written last: its presence says the whole PKI is there.
         write(&self.front_proxy_client_key(), &key)?;
         Ok(())
+    }
+
+    /// A client certificate and key (PEM) signed by the front-proxy CA for `common_name`: what a
+    /// test needs to show that an aggregated server accepts only the names it is told to.
+    pub fn issue_front_proxy_client_cert(
+        &self,
+        common_name: &str,
+    ) -> Result<(String, String), Error> {
+        let ca_pem = read(&self.front_proxy_ca_cert())?;
+        let ca_key = KeyPair::from_pem(&read(&self.front_proxy_ca_key())?)?;
+        let ca = Issuer::from_ca_cert_pem(&ca_pem, &ca_key)?;
+        leaf(&ca, common_name, &[], ExtendedKeyUsagePurpose::ClientAuth)
     }
 
     /// A serving certificate and key (PEM) signed by the cluster CA, for an aggregated API

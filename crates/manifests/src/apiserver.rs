@@ -7,16 +7,19 @@
 //! Authentication is kube-apiserver's: the pod trusts the front proxy's client certificate
 //! (the request-header CA, mounted from the ConfigMap `extension-apiserver-authentication`
 //! that kube-apiserver publishes in `kube-system`) and serves the user it names; it accepts no
-//! other caller (no token file). Authorization is kube-apiserver's RBAC on
-//! `caliconodestatuses.projectcalico.org`, checked before a request is proxied.
+//! other caller (no token file); only the certificate names kube-apiserver publishes there
+//! (`requestheader-allowed-names`) are accepted. Authorization is kube-apiserver's RBAC on
+//! `caliconodestatuses.projectcalico.org`, checked before a request is proxied and again by the
+//! server with a SubjectAccessReview: its service account is bound to `system:auth-delegator`.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    HTTPGetAction, KeyToPath, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
-    SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume, VolumeMount,
+    Capabilities, ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, Service, ServiceAccount,
+    ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -55,6 +58,8 @@ pub(crate) struct Objects {
     pub(crate) account: ServiceAccount,
     pub(crate) role: ClusterRole,
     pub(crate) binding: ClusterRoleBinding,
+    /// Lets the server ask Kubernetes whether a user may do what it asks (SubjectAccessReview).
+    pub(crate) auth_delegator: ClusterRoleBinding,
     pub(crate) deployment: Deployment,
     pub(crate) service: Service,
     pub(crate) api_service: APIService,
@@ -87,20 +92,11 @@ pub(crate) fn objects(image: &str) -> Objects {
             ]),
             ..ClusterRole::default()
         },
-        binding: ClusterRoleBinding {
-            metadata: meta(NAME, false),
-            role_ref: RoleRef {
-                api_group: Some("rbac.authorization.k8s.io".into()),
-                kind: "ClusterRole".into(),
-                name: NAME.into(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".into(),
-                name: NAME.into(),
-                namespace: Some(NAMESPACE.into()),
-                ..Subject::default()
-            }]),
-        },
+        binding: bind(NAME, NAME),
+        auth_delegator: bind(
+            &format!("{NAME}:system:auth-delegator"),
+            "system:auth-delegator",
+        ),
         deployment: deployment(image),
         service: Service {
             metadata: meta(NAME, true),
@@ -144,6 +140,24 @@ pub(crate) fn objects(image: &str) -> Objects {
     }
 }
 
+/// The ClusterRoleBinding `name` of the server's service account to the ClusterRole `role`.
+fn bind(name: &str, role: &str) -> ClusterRoleBinding {
+    ClusterRoleBinding {
+        metadata: meta(name, false),
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: role.into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: NAME.into(),
+            namespace: Some(NAMESPACE.into()),
+            ..Subject::default()
+        }]),
+    }
+}
+
 fn deployment(image: &str) -> Deployment {
     let args = [
         "apiserver",
@@ -162,6 +176,19 @@ fn deployment(image: &str) -> Deployment {
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(vec!["nodestatus".into()]),
         args: Some(args.iter().map(|a| (*a).to_owned()).collect()),
+        // The front proxy's certificate names kube-apiserver publishes (a JSON list).
+        env: Some(vec![EnvVar {
+            name: "NODESTATUS_REQUESTHEADER_ALLOWED_NAMES".into(),
+            value_from: Some(EnvVarSource {
+                config_map_key_ref: Some(ConfigMapKeySelector {
+                    name: "extension-apiserver-authentication".into(),
+                    key: "requestheader-allowed-names".into(),
+                    optional: Some(true),
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        }]),
         ports: Some(vec![ContainerPort {
             name: Some("https".into()),
             container_port: PORT,

@@ -91,7 +91,7 @@ pub fn daemonset_with_image(image: &str) -> String {
 }
 
 /// `nodestatus apiserver` in the cluster as Calico's API server runs (ServiceAccount,
-/// ClusterRole and binding, Deployment, Service, and the `APIService` `v3.projectcalico.org`),
+/// ClusterRole and binding, the binding to `system:auth-delegator`, Deployment, Service, and the `APIService` `v3.projectcalico.org`),
 /// with [`DEFAULT_IMAGE`].
 pub fn apiserver() -> String {
     apiserver_with_image(DEFAULT_IMAGE)
@@ -104,10 +104,11 @@ pub fn apiserver_with_image(image: &str) -> String {
         "# `nodestatus apiserver` behind kube-apiserver's aggregation layer, serving projectcalico.org/v3\n\
          # CalicoNodeStatus from the CRD (needs crd.yaml). Not with Calico's own API server in the same\n\
          # cluster: both register v3.projectcalico.org. Set `image:` as for the DaemonSet.\n\
-         {GENERATED}{}---\n{}---\n{}---\n{}---\n{}---\n{}",
+         {GENERATED}{}---\n{}---\n{}---\n{}---\n{}---\n{}---\n{}",
         to_yaml(&o.account),
         to_yaml(&o.role),
         to_yaml(&o.binding),
+        to_yaml(&o.auth_delegator),
         to_yaml(&o.deployment),
         to_yaml(&o.service),
         to_yaml(&o.api_service),

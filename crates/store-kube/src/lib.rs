@@ -105,4 +105,4 @@ mod errors;
 mod store;
 mod watch;
 
-pub use store::KubeStore;
+pub use store::{KubeStore, client};

@@ -53,36 +53,43 @@ pub(crate) struct Inner {
     status_subresource: AtomicBool,
 }
 
-impl KubeStore {
-    /// Connects with the configuration `kube` infers: `KUBECONFIG` (or `~/.kube/config`), else
-    /// the in-cluster service account. Requests time out after 30 s, connects after 10 s.
-    pub async fn connect() -> Result<Self> {
-        let config = kube::Config::infer().await.map_err(|e| {
+/// A Kubernetes client from the kubeconfig file at `path` (its current context), or without
+/// one from the configuration `kube` infers (`KUBECONFIG` or `~/.kube/config`, else the
+/// in-cluster service account); connects time out after 10 s. The store and the API server's
+/// delegated authorization both connect through it.
+pub async fn client(path: Option<&std::path::Path>) -> Result<kube::Client> {
+    let mut config = match path {
+        Some(path) => {
+            let context = format!("reading the kubeconfig {}", path.display());
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| StoreError::internal(&context, e))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .map_err(|e| StoreError::internal(&context, e))?
+        }
+        None => kube::Config::infer().await.map_err(|e| {
             StoreError::internal(
                 "finding the Kubernetes client configuration (KUBECONFIG, ~/.kube/config or the in-cluster service account)",
                 e,
             )
-        })?;
-        Self::with_config(config)
+        })?,
+    };
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    kube::Client::try_from(config)
+        .map_err(|e| StoreError::internal("building the Kubernetes client", e))
+}
+
+impl KubeStore {
+    /// Connects with the configuration `kube` infers: `KUBECONFIG` (or `~/.kube/config`), else
+    /// the in-cluster service account. Requests time out after 30 s, connects after 10 s.
+    pub async fn connect() -> Result<Self> {
+        Ok(Self::new(client(None).await?))
     }
 
     /// Connects with the kubeconfig file at `path` (its current context), like
     /// `kubectl --kubeconfig`; timeouts as for [`KubeStore::connect`].
     pub async fn connect_kubeconfig(path: &std::path::Path) -> Result<Self> {
-        let context = format!("reading the kubeconfig {}", path.display());
-        let kubeconfig = kube::config::Kubeconfig::read_from(path)
-            .map_err(|e| StoreError::internal(&context, e))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .map_err(|e| StoreError::internal(&context, e))?;
-        Self::with_config(config)
-    }
-
-    fn with_config(mut config: kube::Config) -> Result<Self> {
-        config.connect_timeout = Some(CONNECT_TIMEOUT);
-        let client = kube::Client::try_from(config)
-            .map_err(|e| StoreError::internal("building the Kubernetes client", e))?;
-        Ok(Self::new(client))
+        Ok(Self::new(client(Some(path)).await?))
     }
 
     /// A store on an existing client (any `tower` service: tests use an in-process fake).

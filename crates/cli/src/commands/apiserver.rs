@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use nodestatus_api::kubeconfig::kubeconfig;
-use nodestatus_apiserver::{ServingCert, Tokens, router, serve};
+use nodestatus_apiserver::{Access, Authorizer, ServingCert, Tokens, router, serve};
 
 use crate::datastore::DatastoreArgs;
 use crate::output::{Shutdown, print};
@@ -66,6 +66,22 @@ struct ServerArgs {
     /// are served for the user it names in X-Remote-User, without a token.
     #[arg(long, value_name = "FILE")]
     requestheader_client_ca_file: Option<PathBuf>,
+
+    /// Common names the front proxy's certificate may have, comma-separated or as the JSON list
+    /// of the extension-apiserver-authentication ConfigMap; empty: any the CA signed.
+    #[arg(
+        long,
+        value_name = "NAMES",
+        env = "NODESTATUS_REQUESTHEADER_ALLOWED_NAMES",
+        requires = "requestheader_client_ca_file"
+    )]
+    requestheader_allowed_names: Option<String>,
+
+    /// Kubeconfig of the cluster that authorizes requests through the front proxy
+    /// (SubjectAccessReview); without it, KUBECONFIG, ~/.kube/config or the in-cluster
+    /// service account.
+    #[arg(long, value_name = "FILE", requires = "requestheader_client_ca_file")]
+    authorization_kubeconfig: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -76,6 +92,35 @@ impl ServerArgs {
             None if self.requestheader_client_ca_file.is_some() => Ok(Tokens::refuse_all()),
             None => Ok(Tokens::none()),
         }
+    }
+
+    /// The allowed names: a JSON list (`["front-proxy-client"]`) or a comma-separated one.
+    fn allowed_names(&self) -> anyhow::Result<Vec<String>> {
+        let Some(text) = self.requestheader_allowed_names.as_deref().map(str::trim) else {
+            return Ok(Vec::new());
+        };
+        let names: Vec<String> = if text.starts_with('[') {
+            serde_json::from_str(text)
+                .context("--requestheader-allowed-names: not a JSON list of names")?
+        } else {
+            text.split(',').map(|n| n.trim().to_owned()).collect()
+        };
+        Ok(names.into_iter().filter(|n| !n.is_empty()).collect())
+    }
+
+    /// Who gets in: tokens, and behind kube-apiserver its front proxy, with every request
+    /// through it authorized by the cluster.
+    async fn access(&self) -> anyhow::Result<Access> {
+        let access = Access::from(self.tokens()?).with_allowed_names(self.allowed_names()?);
+        if self.requestheader_client_ca_file.is_none() {
+            return Ok(access);
+        }
+        let client = nodestatus_store_kube::client(self.authorization_kubeconfig.as_deref())
+            .await
+            .context(
+                "delegated authorization needs the cluster's API (--authorization-kubeconfig)",
+            )?;
+        Ok(access.with_authorizer(Authorizer::new(client)))
     }
 
     /// The operator's certificate, or the generated one (created now if there is none).
@@ -136,7 +181,7 @@ async fn run_server(server: ServerArgs, datastore: &DatastoreArgs) -> anyhow::Re
             server.listen
         );
     }
-    let tokens = server.tokens()?;
+    let access = server.access().await?;
     let tls = server
         .cert()?
         .server_config(server.requestheader_client_ca_file.as_deref())?;
@@ -151,7 +196,7 @@ async fn run_server(server: ServerArgs, datastore: &DatastoreArgs) -> anyhow::Re
         datastore.describe(),
         server.url()
     ))?;
-    serve(listener, router(store, tokens), tls, async move {
+    serve(listener, router(store, access), tls, async move {
         shutdown.recv().await
     })
     .await
