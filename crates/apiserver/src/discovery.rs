@@ -1,12 +1,15 @@
 //! Discovery and `/version`: what kubectl reads before anything else to learn that
 //! `caliconodestatuses` exists in `projectcalico.org/v3`, its kind, scope and verbs.
 //!
-//! Only the legacy documents (`APIVersions`, `APIGroupList`, `APIGroup`, `APIResourceList`) are
-//! served. kubectl 1.32 asks for the aggregated form first
-//! (`Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,...,application/json`)
-//! and, answered with plain `application/json`, reads the legacy documents instead: one list
-//! and one resource list, which for a single group is no more requests.
+//! `/api` and `/apis` answer in the aggregated form (`apidiscovery.k8s.io/v2`
+//! `APIGroupDiscoveryList`, every group's resources in one document) when the client asks for
+//! it, as kubectl 1.32 and kube-apiserver's aggregator do
+//! (`Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,...`), and
+//! in the legacy form (`APIVersions`, `APIGroupList`) otherwise; the group and version
+//! documents (`APIGroup`, `APIResourceList`) are served too.
 
+use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use axum::response::Response;
 use nodestatus_api::{KIND, PLURAL};
 use serde_json::{Value, json};
@@ -17,8 +20,77 @@ fn ok(value: Value) -> Response {
     crate::json_response(axum::http::StatusCode::OK, &value)
 }
 
+/// The media type of the aggregated discovery document.
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+/// The verbs of the resource and of its `/status` subresource.
+const VERBS: [&str; 7] = [
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
+const STATUS_VERBS: [&str; 3] = ["get", "patch", "update"];
+
+/// True when the client accepts the aggregated form (`g=apidiscovery.k8s.io;v=v2;
+/// as=APIGroupDiscoveryList` on any of its media ranges).
+fn wants_aggregated(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let params: Vec<String> = range
+                .split(';')
+                .skip(1)
+                .map(|p| p.trim().replace(' ', ""))
+                .collect();
+            ["g=apidiscovery.k8s.io", "v=v2", "as=APIGroupDiscoveryList"]
+                .iter()
+                .all(|wanted| params.iter().any(|p| p == wanted))
+        })
+}
+
+/// The aggregated discovery document listing `groups`.
+fn aggregated(groups: Vec<Value>) -> Response {
+    let mut response = ok(json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": groups,
+    }));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(AGGREGATED));
+    response
+}
+
+/// This server's group in the aggregated form.
+fn group_discovery() -> Value {
+    let kind = json!({"group": GROUP, "version": VERSION, "kind": KIND});
+    json!({
+        "metadata": {"name": GROUP},
+        "versions": [{
+            "version": VERSION,
+            "freshness": "Current",
+            "resources": [{
+                "resource": PLURAL,
+                "responseKind": kind,
+                "scope": "Cluster",
+                "singularResource": KIND.to_lowercase(),
+                "verbs": VERBS,
+                "subresources": [{
+                    "subresource": "status",
+                    "responseKind": kind,
+                    "verbs": STATUS_VERBS,
+                }],
+            }],
+        }],
+    })
+}
+
 /// `/api`: no core group here.
-pub(crate) async fn core() -> Response {
+pub(crate) async fn core(headers: HeaderMap) -> Response {
+    if wants_aggregated(&headers) {
+        return aggregated(Vec::new());
+    }
     ok(json!({"kind": "APIVersions", "versions": [], "serverAddressByClientCIDRs": []}))
 }
 
@@ -32,7 +104,10 @@ fn group() -> Value {
 }
 
 /// `/apis`.
-pub(crate) async fn groups() -> Response {
+pub(crate) async fn groups(headers: HeaderMap) -> Response {
+    if wants_aggregated(&headers) {
+        return aggregated(vec![group_discovery()]);
+    }
     ok(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [group()]}))
 }
 
@@ -56,14 +131,14 @@ pub(crate) async fn resources() -> Response {
                 "singularName": KIND.to_lowercase(),
                 "namespaced": false,
                 "kind": KIND,
-                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+                "verbs": VERBS,
             },
             {
                 "name": format!("{PLURAL}/status"),
                 "singularName": "",
                 "namespaced": false,
                 "kind": KIND,
-                "verbs": ["get", "patch", "update"],
+                "verbs": STATUS_VERBS,
             },
         ],
     }))

@@ -90,6 +90,9 @@ pub const GROUP_VERSION: &str = "projectcalico.org/v3";
 /// with 100,000 routes is about 15 MB of JSON).
 pub const MAX_BODY_BYTES: usize = 32 << 20;
 
+/// The file in the certificate directory holding the generated token.
+pub const GENERATED_TOKEN_FILE: &str = "token";
+
 /// The bearer tokens that may call the server; none means no token is asked for.
 #[derive(Clone, Debug, Default)]
 pub struct Tokens {
@@ -104,6 +107,15 @@ pub enum TokenFileError {
     /// The file cannot be read.
     #[error("reading the token file {}: {source}", path.display())]
     Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The generated token cannot be written.
+    #[error("writing the token file {}: {source}", path.display())]
+    Write {
         /// The file.
         path: std::path::PathBuf,
         /// The cause.
@@ -157,6 +169,31 @@ impl Tokens {
             list: Arc::new(tokens),
             anyone: false,
         })
+    }
+
+    /// The token kept in `dir/token`, generated there (256 random bits, hex, owner-only) when
+    /// there is none yet: what the server asks for when no token file is given, so that the
+    /// kubeconfig it prints carries a credential (kubectl prompts for a username and password
+    /// when a kubeconfig has none) and other local users cannot call it. Processes starting
+    /// at once (the server and `apiserver kubeconfig`) end up with the same token.
+    pub fn load_or_generate(dir: &Path) -> Result<Self, TokenFileError> {
+        let path = dir.join(GENERATED_TOKEN_FILE);
+        if !path.exists() {
+            let write_error = |source| TokenFileError::Write {
+                path: path.clone(),
+                source,
+            };
+            std::fs::create_dir_all(dir).map_err(write_error)?;
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| write_error(std::io::Error::other(e)))?;
+            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            match tls::publish(&path, &format!("{token}\n")) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(write_error(e)),
+            }
+        }
+        Self::from_file(&path)
     }
 
     /// The first token (the one a printed kubeconfig carries).

@@ -202,7 +202,7 @@ fn read(path: &Path, what: &'static str) -> Result<String, TlsError> {
 
 /// Writes `text` to `path` (owner-only) unless `path` exists: written under a temporary name,
 /// then hard-linked to `path`, so a reader never sees half of it and only one writer wins.
-fn publish(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn publish(path: &Path, text: &str) -> std::io::Result<()> {
     static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let temporary = path.with_extension(format!("tmp{}-{n}", std::process::id()));

@@ -115,6 +115,45 @@ async fn discovery_names_the_resource_its_scope_and_verbs() {
 }
 
 #[tokio::test]
+async fn aggregated_discovery_is_served_to_a_client_that_asks_for_it() {
+    let s = server(Tokens::none());
+    // What kubectl 1.32 sends.
+    let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+    let request = Request::builder()
+        .uri("/apis")
+        .header("accept", accept)
+        .body(Body::empty())
+        .unwrap();
+    let response = s.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["kind"], "APIGroupDiscoveryList");
+    let resource = &doc["items"][0]["versions"][0]["resources"][0];
+    assert_eq!(doc["items"][0]["metadata"]["name"], "projectcalico.org");
+    assert_eq!(
+        (
+            &resource["resource"],
+            &resource["scope"],
+            &resource["responseKind"]["kind"]
+        ),
+        (
+            &json!("caliconodestatuses"),
+            &json!("Cluster"),
+            &json!("CalicoNodeStatus")
+        )
+    );
+    assert_eq!(resource["subresources"][0]["subresource"], "status");
+    // Without asking, the legacy list.
+    let (_, legacy) = s.get("/apis").await;
+    assert_eq!(legacy["kind"], "APIGroupList");
+}
+
+#[tokio::test]
 async fn create_get_update_and_delete_keep_kubernetes_metadata() {
     let s = server(Tokens::none());
     let (code, created) = s
@@ -441,5 +480,24 @@ async fn without_the_token_every_request_but_the_probes_gets_401() {
     assert_eq!(
         s.app.clone().oneshot(request).await.unwrap().status(),
         StatusCode::OK
+    );
+}
+
+#[test]
+fn a_generated_token_is_kept_owner_only_and_reused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let first = Tokens::load_or_generate(dir.path()).unwrap();
+    let token = first.first().unwrap().to_string();
+    assert_eq!(token.len(), 64, "{token}");
+    let path = dir.path().join(nodestatus_apiserver::GENERATED_TOKEN_FILE);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let again = Tokens::load_or_generate(dir.path()).unwrap();
+    assert_eq!(again.first(), Some(token.as_str()));
+    let elsewhere = tempfile::tempdir().unwrap();
+    assert_ne!(
+        Tokens::load_or_generate(elsewhere.path()).unwrap().first(),
+        Some(token.as_str())
     );
 }

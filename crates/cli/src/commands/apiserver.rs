@@ -47,7 +47,7 @@ struct ServerArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
     tls_private_key_file: Option<PathBuf>,
 
-    /// Where the self-signed certificate is generated and kept.
+    /// Where the self-signed certificate (and the generated token) is generated and kept.
     #[arg(
         long,
         value_name = "DIR",
@@ -57,7 +57,8 @@ struct ServerArgs {
     cert_dir: PathBuf,
 
     /// Bearer tokens, one per line (or kube-apiserver's token CSV): every request without one
-    /// of them gets 401.
+    /// of them gets 401. Without it (and without --requestheader-client-ca-file) the server
+    /// asks for a token it generates into --cert-dir, which `apiserver kubeconfig` prints.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
 
@@ -90,7 +91,9 @@ impl ServerArgs {
             Some(file) => Ok(Tokens::from_file(file)?),
             // Behind the front proxy, a request that does not come through it needs a token.
             None if self.requestheader_client_ca_file.is_some() => Ok(Tokens::refuse_all()),
-            None => Ok(Tokens::none()),
+            // On loopback: a token generated beside the certificate, which the printed
+            // kubeconfig carries.
+            None => Ok(Tokens::load_or_generate(&self.cert_dir)?),
         }
     }
 
