@@ -671,3 +671,49 @@ fn a_watch_from_a_compacted_version_gets_410_and_kubectl_recovers() {
     let said = format!("{}{}", raw.stdout, raw.stderr);
     assert!(said.contains("410") || said.contains(&expired), "{said}");
 }
+
+/// Without `--token-file` the server asks for the token it generated, and the kubeconfig it
+/// prints carries it: kubectl neither prompts for a username (as it does on a kubeconfig
+/// without credentials) nor gets in without it.
+#[test]
+fn without_a_token_file_the_printed_kubeconfig_carries_the_generated_token() {
+    let env = Env::new();
+    let certs = env.dir.path().join("certs").to_string_lossy().into_owned();
+    let listen = format!(
+        "127.0.0.1:{}",
+        nodestatus_controlplane::free_port().expect("a free loopback port")
+    );
+    let flags: Vec<String> = ["--listen", &listen, "--cert-dir", &certs]
+        .map(String::from)
+        .to_vec();
+    let kubeconfig = env.file(
+        "kubeconfig",
+        &env.ok(&[
+            "apiserver",
+            "kubeconfig",
+            "--listen",
+            &listen,
+            "--cert-dir",
+            &certs,
+        ]),
+    );
+    let server = ApiServer {
+        child: ApiServer::spawn(&env, &flags),
+        env,
+        kubeconfig,
+        flags,
+    };
+    assert_eq!(
+        server.ok(&["apply", "-f", "-"], Some(CALICO_EXAMPLE)),
+        format!("caliconodestatus.projectcalico.org/{NAME} created\n")
+    );
+    let refused = server.kubectl(&["get", "caliconodestatus", "--token=guessed"], None);
+    assert!(!refused.ok);
+    assert!(
+        refused
+            .stderr
+            .contains("You must be logged in to the server (Unauthorized)"),
+        "{}",
+        refused.stderr
+    );
+}
