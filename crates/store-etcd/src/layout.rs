@@ -26,6 +26,9 @@ pub(crate) fn name_of(key: &[u8]) -> Option<&str> {
 /// one empty-valued key `<prefix><node>/<name>` per object, written in the same transaction as
 /// the object's create, spec update and delete, never by a status write.
 pub(crate) const INDEX_PREFIX: &str = "/nodestatus/v1/caliconodestatuses-by-node/";
+/// When the index was last checked for objects written without it, by any watcher (Unix
+/// milliseconds): the claim that lets one watcher per interval, not every one, do it.
+pub(crate) const INDEX_CHECKED_KEY: &str = "/nodestatus/v1/index-checked";
 
 /// The index key saying object `name` is reported on by `node`.
 pub(crate) fn index_key(node: &str, name: &str) -> String {

@@ -46,11 +46,16 @@
 //!   is open. The unfiltered watch (`get -w`) is unchanged: the object prefix with previous values.
 //! - Objects written by tools that do not keep the index (calicoctl, older versions of this
 //!   store), and their deletes and node moves: every [`EtcdConfig::index_relist_interval`]
-//!   (300 s by default) a node-filtered watch counts objects and entries (one request); when the
-//!   counts differ it lists both key sets (keys only), indexes unindexed objects and removes
-//!   entries without an object (each a compare-and-swap on the object's revision, so a race
-//!   with a real write loses harmlessly); then it relists its node (entries whose object moved
-//!   to another node are moved there) and sends `Restarted`. A spec edit by such a tool of an
+//!   (300 s by default; a watch's first time after a random half to one and a half of it, so
+//!   agents started together spread out) a node-filtered watch relists. Before, it claims the
+//!   index check for the whole cluster unless another watcher did less than an interval ago (a
+//!   compare-and-swap of the last check's time in `/nodestatus/v1/index-checked`: one check per
+//!   interval, not one per agent, which would be O(N²)); the claimant counts objects and
+//!   entries (one request) and, when the counts differ, lists both key sets (keys only),
+//!   indexes unindexed objects and removes entries without an object (each a compare-and-swap
+//!   on the object's revision, so a race with a real write loses harmlessly). Then the watch
+//!   relists its node (entries whose object moved to another node are moved there) and sends
+//!   `Restarted`. A spec edit by such a tool of an
 //!   indexed object is seen at the next relist by that node's agent; moved to another node, the
 //!   old node's agent moves the entry. Changes made through this store are seen at once.
 //!

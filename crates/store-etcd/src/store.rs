@@ -18,8 +18,8 @@ use nodestatus_store::{
 use crate::config::EtcdConfig;
 use crate::error::is_too_large;
 use crate::layout::{
-    INDEX_PREFIX, KEY_PREFIX, decode, encode, index_entry, index_key, is_storable_name, key,
-    name_of, node_index_prefix, stamp_new,
+    INDEX_CHECKED_KEY, INDEX_PREFIX, KEY_PREFIX, decode, encode, index_entry, index_key,
+    is_storable_name, key, name_of, node_index_prefix, stamp_new,
 };
 use crate::members::Members;
 use crate::watch;
@@ -382,6 +382,58 @@ async fn fix_stale_entry(
         }
         Ok(_) => {}
         Err(err) => tracing::warn!(resource = name, error = %err, "cannot repair an index entry"),
+    }
+}
+
+/// Runs [`index_unindexed`] unless a watcher (of any node, in any process) did less than
+/// `interval` ago. The check reads every key of both prefixes, so if every agent ran it each
+/// interval the cluster would pay O(N²) for it (and at once, when agents start together); with
+/// the claim one watcher per interval does: it compares-and-swaps [`INDEX_CHECKED_KEY`] from
+/// the last check's time to now, and only the one whose swap succeeds checks.
+pub(crate) async fn index_unindexed_once_per(
+    members: &Members,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<()> {
+    let read = Txn::new().and_then([TxnOp::get(INDEX_CHECKED_KEY, None)]);
+    let answer = run_txn(
+        members,
+        timeout,
+        "reading when the index was last checked",
+        &read,
+    )
+    .await?;
+    let last = gets(&answer)
+        .first()
+        .and_then(|get| get.kvs().first())
+        .map(|kv| {
+            let millis = std::str::from_utf8(kv.value())
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            (millis, kv.mod_revision())
+        });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+    let unchanged = match last {
+        Some((checked, _)) if now.saturating_sub(checked) < interval_ms => return Ok(()),
+        Some((_, revision)) => Compare::mod_revision(INDEX_CHECKED_KEY, CompareOp::Equal, revision),
+        None => Compare::version(INDEX_CHECKED_KEY, CompareOp::Equal, 0),
+    };
+    let claim = Txn::new().when([unchanged]).and_then([TxnOp::put(
+        INDEX_CHECKED_KEY,
+        now.to_string(),
+        None,
+    )]);
+    if run_txn(members, timeout, "claiming the index check", &claim)
+        .await?
+        .succeeded()
+    {
+        index_unindexed(members, timeout).await
+    } else {
+        Ok(())
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::error::{call, from_etcd};
 use crate::layout::{KEY_PREFIX, index_entry, name_of, node_index_prefix};
 use crate::members::Members;
-use crate::store::{decode_listed, index_unindexed, list_objects, read_at};
+use crate::store::{decode_listed, index_unindexed_once_per, list_objects, read_at};
 
 /// The waits before reconnecting: 100 ms, doubling up to 5 s while etcd stays away.
 const BACKOFF: Backoff = Backoff {
@@ -42,7 +42,7 @@ pub(crate) fn start(
 ) -> WatchStream {
     let (tx, rx) = mpsc::channel(BUFFER);
     let relist_at = matches!(filter, NodeFilter::Node(_))
-        .then(|| tokio::time::Instant::now() + relist_interval);
+        .then(|| tokio::time::Instant::now() + spread(relist_interval));
     let watcher = Watcher {
         members,
         timeout,
@@ -57,6 +57,18 @@ pub(crate) fn start(
         rx.recv().await.map(|item| (item, rx))
     })
     .boxed()
+}
+
+/// A random time between a half and one and a half of `interval`: when a watch first relists,
+/// so that agents started together (a rollout) relist at different times; the relists after
+/// keep the interval between them.
+fn spread(interval: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is seeded from the OS per instance: enough randomness for a jitter.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    let fraction = (hasher.finish() % 1_000) as f64 / 1_000.0;
+    interval.mul_f64(0.5 + fraction)
 }
 
 struct Watcher {
@@ -81,6 +93,9 @@ enum Stop {
     Resync,
     /// The relist was delivered.
     Relisted,
+    /// A node's watch is due for its periodic relist (with the check for objects other tools
+    /// wrote without the index).
+    RelistDue,
     /// A request failed.
     Failed(StoreError),
 }
@@ -93,17 +108,23 @@ impl Watcher {
     async fn run(mut self) {
         let mut backoff = BACKOFF.pauses();
         let mut resync = false;
+        let mut check_index = false;
         loop {
             let stop = if resync {
-                self.relist().await
+                self.relist(check_index).await
             } else {
                 self.follow(&mut backoff).await
             };
             match stop {
                 Stop::Closed => return,
                 Stop::Resync => resync = true,
+                Stop::RelistDue => {
+                    resync = true;
+                    check_index = true;
+                }
                 Stop::Relisted => {
                     resync = false;
+                    check_index = false;
                     backoff.reset();
                 }
                 Stop::Failed(err) if err.is_retryable() => {
@@ -133,12 +154,19 @@ impl Watcher {
         }
     }
 
-    async fn relist(&mut self) -> Stop {
+    /// Lists the watch's objects again and sends them as `Restarted`; with `check_index` (the
+    /// periodic relist of a node's watch) first indexes objects other tools wrote.
+    async fn relist(&mut self, check_index: bool) -> Stop {
         if let Some(at) = &mut self.relist_at {
             *at = tokio::time::Instant::now() + self.relist_interval;
-            if let Err(err) = index_unindexed(&self.members, self.timeout).await {
-                return Stop::Failed(err);
-            }
+        }
+        // Best effort: the node's relist below does not depend on it, and the next interval's
+        // check retries.
+        if check_index
+            && let Err(err) =
+                index_unindexed_once_per(&self.members, self.timeout, self.relist_interval).await
+        {
+            tracing::warn!(error = %err, "checking the index for objects written without it failed");
         }
         match list_objects(&self.members, self.timeout, &self.filter).await {
             Ok((items, revision)) => {
@@ -212,7 +240,7 @@ impl Watcher {
         loop {
             let message = tokio::select! {
                 () = self.tx.closed() => return Stop::Closed,
-                () = &mut relist => return Stop::Resync,
+                () = &mut relist => return Stop::RelistDue,
                 message = stream.message() => message,
             };
             let resp = match message {

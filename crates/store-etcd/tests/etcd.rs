@@ -835,4 +835,35 @@ async fn an_object_written_without_the_index_reaches_the_node_watch_at_the_next_
         keys(&server, INDEX_PREFIX),
         [format!("{INDEX_PREFIX}node-0/from-calico")]
     );
+    // The check was claimed (one watcher per interval does it, not every agent).
+    assert_eq!(
+        keys(&server, "/nodestatus/v1/index-checked"),
+        ["/nodestatus/v1/index-checked"]
+    );
+
+    // Within the interval of that claim, other watchers skip the check: an object written
+    // without the index now is left for the next interval's check, while another node's watch
+    // relists. (The interval is long here, so nothing else claims it meanwhile.)
+    server
+        .etcdctl(&["put", "/nodestatus/v1/index-checked", &u64::MAX.to_string()])
+        .expect("etcdctl put");
+    let other = NodeFilter::Node("node-1".into());
+    let listing = store.list(&other).await.expect("list");
+    let mut other_watch = store
+        .watch(&other, Some(&listing.revision))
+        .await
+        .expect("watch");
+    server
+        .put_raw(
+            &format!("{KEY_PREFIX}later"),
+            &calico.replace("from-calico", "later"),
+        )
+        .expect("etcdctl put");
+    let WatchEvent::Restarted(_) = next_event(&mut other_watch).await else {
+        panic!("expected a relist");
+    };
+    assert_eq!(
+        keys(&server, INDEX_PREFIX),
+        [format!("{INDEX_PREFIX}node-0/from-calico")]
+    );
 }
