@@ -23,6 +23,7 @@
 //! etcd run deletes its resources at the end so the next one starts alike.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -177,7 +178,7 @@ impl Target {
 
 /// One run: what the child process is told.
 struct Child {
-    endpoints: (Option<String>, Option<String>),
+    endpoints: (Option<PathBuf>, Option<PathBuf>),
     target: Target,
     sqlite: String,
     resources: usize,
@@ -194,8 +195,8 @@ impl Child {
             Target::Etcd(endpoint) => ("etcd", endpoint.clone()),
         };
         [
-            self.endpoints.0.clone().unwrap_or_default(),
-            self.endpoints.1.clone().unwrap_or_default(),
+            socket(self.endpoints.0.as_deref()),
+            socket(self.endpoints.1.as_deref()),
             backend.to_owned(),
             at,
             self.resources.to_string(),
@@ -204,6 +205,11 @@ impl Child {
         ]
         .join("\t")
     }
+}
+
+/// A socket path as a child argument (empty: none).
+fn socket(path: Option<&Path>) -> String {
+    path.map(|p| p.display().to_string()).unwrap_or_default()
 }
 
 /// What one child measured.
@@ -251,7 +257,7 @@ fn child(args: &str) {
     let [v4, v6, backend, at, resources, period, window] = fields[..] else {
         panic!("bad child arguments {args:?}");
     };
-    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let some = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));
     let endpoints = Endpoints::new(some(v4), some(v6));
     let resources: usize = resources.parse().unwrap_or_else(|e| panic!("{e}"));
     let period: u32 = period.parse().unwrap_or_else(|e| panic!("{e}"));
@@ -263,7 +269,7 @@ fn child(args: &str) {
     runtime.block_on(async {
         let ds: Arc<dyn Datastore> = match backend {
             "sqlite" => Arc::new(
-                SqliteStore::open(std::path::Path::new(at), SqliteOptions::default())
+                SqliteStore::open(Path::new(at), SqliteOptions::default())
                     .unwrap_or_else(|e| panic!("{e}")),
             ),
             _ => Arc::new(
@@ -316,7 +322,7 @@ fn child(args: &str) {
     });
 }
 
-fn endpoints(lab: &Lab) -> (Option<String>, Option<String>) {
+fn endpoints(lab: &Lab) -> (Option<PathBuf>, Option<PathBuf>) {
     let node = lab.node("n1").unwrap_or_else(|e| panic!("{e}"));
     (
         node.socket(Family::V4).map(ToOwned::to_owned),
