@@ -39,8 +39,8 @@
 //! instead. Before inotify the poll every 100 ms was the only way: on a busy 2-core machine
 //! the `bench` example measured an idle process at 0.03 % of one CPU without a watch and
 //! 0.08–0.10 % with one (60–75 µs per poll), with changes of another process after about
-//! 50 ms on average, 100 ms at most; inotify makes an idle watch nearly free (a poll every 2 s)
-//! and another process's change arrive within milliseconds. `inotify` (a thin binding of the
+//! 50 ms on average, 100 ms at most; with inotify an idle watch reads once every 2 s and
+//! another process's change is read at its event, not at the next poll. `inotify` (a thin binding of the
 //! kernel API) is used rather than `notify` (a cross-platform framework with its own threads):
 //! SQLite's WAL needs one host anyway, and this is Linux. Every watch of one store shares the poller. When the log no longer reaches
 //! back to a watch's revision (it was trimmed, or `compact` ran), or the revision is beyond the
