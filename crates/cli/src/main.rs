@@ -75,11 +75,21 @@ fn main() -> std::process::ExitCode {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let datastore_named = DatastoreArgs::named_in(&matches);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // The agent runs on one thread: its work is one event loop, a collection and a few
+    // datastore calls at a time, so worker threads would only add idle wake-ups and memory
+    // (SQLite's blocking calls still run on tokio's blocking pool). Other commands (the API
+    // server, the fleet bench's thousands of agents) get two workers.
+    let runtime = if matches!(cli.command, Command::Agent(_)) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -22,10 +22,13 @@ use crate::config::AgentConfig;
 use crate::core::{Action, Core, Event, Now, Settings};
 use crate::http::{Health, router, serve};
 use crate::metrics::{Metrics, Sessions};
+use crate::schedule::phase_of;
 use crate::watch::{Watcher, timed};
 
-/// The event loop turns at least this often, so `/healthz` can tell it is alive.
-pub(crate) const HEARTBEAT: Duration = Duration::from_secs(1);
+/// The longest the event loop sleeps with nothing due (no resource, or periods of zero). It
+/// does not need to wake to show it is alive: `/healthz` compares the time with the wake-up
+/// time the loop set itself at its last turn, so an idle agent sleeps until its next tick.
+pub(crate) const LONGEST_SLEEP: Duration = Duration::from_secs(60);
 /// Watch events waiting for the loop; when full, the watch waits.
 const WATCH_QUEUE: usize = 64;
 /// How long open HTTP connections get to finish at shutdown.
@@ -158,6 +161,7 @@ impl Agent {
             max_conflicts: config.max_conflicts,
             max_routes: config.max_status_routes,
             seed: fastrand::u64(..),
+            phase: phase_of(&config.node),
         });
         let mut conditions = Conditions::default();
         let mut sessions = Sessions::default();
@@ -167,11 +171,11 @@ impl Agent {
         let mut shutdown = std::pin::pin!(shutdown);
 
         let result = loop {
-            health.beat();
-            let heartbeat = Instant::now() + HEARTBEAT;
+            let longest = Instant::now() + LONGEST_SLEEP;
             let deadline = core
                 .next_wake()
-                .map_or(heartbeat, |at| (start + at).min(heartbeat));
+                .map_or(longest, |at| (start + at).min(longest));
+            health.turned(deadline);
             let input = tokio::select! {
                 () = &mut shutdown => Input::Shutdown,
                 event = rx.recv() => event.map_or(Input::WatchEnded, |e| Input::Event(Box::new(e))),

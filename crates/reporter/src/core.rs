@@ -162,6 +162,8 @@ pub(crate) struct Settings {
     pub(crate) max_routes: usize,
     /// Seed of the jitter.
     pub(crate) seed: u64,
+    /// Where this node's ticks fall on the grid (see [`crate::schedule::phase_of`]).
+    pub(crate) phase: Duration,
 }
 
 #[derive(Debug)]
@@ -420,7 +422,8 @@ impl Core {
                 Decision::Write(status) => r.pending = Some(*status),
             }
             if let Some(period) = r.period() {
-                self.schedule.set(&name, next_aligned(now.mono, period));
+                self.schedule
+                    .set(&name, next_aligned(now.mono, period, self.settings.phase));
             }
             self.kick(&name, now, actions);
         }

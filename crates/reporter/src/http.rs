@@ -26,8 +26,10 @@ use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 
-/// How long the event loop may go without turning before `/healthz` fails. The loop wakes at
-/// least every [`HEARTBEAT`](crate::agent::HEARTBEAT), and nothing in it blocks.
+/// How long past the wake-up time it set itself the event loop may go without turning before
+/// `/healthz` fails. The loop sleeps until its next due time (at most
+/// [`LONGEST_SLEEP`](crate::agent::LONGEST_SLEEP)) or an event, and nothing in it blocks, so
+/// a loop that has not turned by then is stuck, however long it meant to sleep.
 pub(crate) const STUCK_AFTER: Duration = Duration::from_secs(30);
 
 /// How far past its own deadline a collection may run before `/healthz` fails: the deadline
@@ -59,8 +61,9 @@ impl HttpLimits {
 #[derive(Debug)]
 pub(crate) struct Health {
     start: Instant,
-    /// Milliseconds from `start` to the event loop's last turn.
-    beat_ms: AtomicU64,
+    /// Milliseconds from `start` to the time the event loop, at its last turn, meant to wake
+    /// by at the latest.
+    wake_by_ms: AtomicU64,
     /// Milliseconds from `start` by which the running collection must end, 0 when none runs.
     collection_due_ms: AtomicU64,
     listed: AtomicBool,
@@ -72,7 +75,7 @@ impl Health {
     pub(crate) fn new() -> Self {
         Self {
             start: Instant::now(),
-            beat_ms: AtomicU64::new(0),
+            wake_by_ms: AtomicU64::new(0),
             collection_due_ms: AtomicU64::new(0),
             listed: AtomicBool::new(false),
             collection_ok: AtomicBool::new(true),
@@ -84,9 +87,12 @@ impl Health {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// The event loop turned.
-    pub(crate) fn beat(&self) {
-        self.beat_ms.store(self.now_ms(), Ordering::Relaxed);
+    /// The event loop turned and will wake again by `wake_by` at the latest (sooner on an
+    /// event). Nothing needs to wake it just to say it is alive.
+    pub(crate) fn turned(&self, wake_by: Instant) {
+        let ms = wake_by.saturating_duration_since(self.start).as_millis();
+        self.wake_by_ms
+            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// The first list of resources was handled.
@@ -111,9 +117,10 @@ impl Health {
         self.write_ok.store(ok, Ordering::Relaxed);
     }
 
-    fn since_beat(&self) -> Duration {
-        let beat = Duration::from_millis(self.beat_ms.load(Ordering::Relaxed));
-        self.start.elapsed().saturating_sub(beat)
+    /// How long the event loop is past the time it meant to wake by (zero when it is not).
+    fn loop_late(&self) -> Duration {
+        let wake_by = Duration::from_millis(self.wake_by_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(wake_by)
     }
 
     /// How long the running collection is past its deadline, if it is.
@@ -242,11 +249,14 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, String) {
-    let idle = state.health.since_beat();
-    if idle > STUCK_AFTER {
+    let late = state.health.loop_late();
+    if late > STUCK_AFTER {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("event loop stuck for {}s\n", idle.as_secs()),
+            format!(
+                "event loop stuck: {}s past its wake-up time\n",
+                late.as_secs()
+            ),
         );
     }
     match state.health.collection_overdue() {
@@ -292,18 +302,44 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn healthz_judges_the_loop_by_the_wake_up_time_it_set_itself_not_by_how_long_it_slept() {
+        let health = Arc::new(Health::new());
+        // An idle loop sleeping a minute until its next tick is alive all that time.
+        health.turned(Instant::now() + Duration::from_secs(60));
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert_eq!(
+            healthz(state(&health)).await,
+            (StatusCode::OK, "ok\n".to_owned())
+        );
+        // Late by up to STUCK_AFTER (a busy machine) is still alive; more is stuck.
+        tokio::time::advance(Duration::from_secs(1) + STUCK_AFTER).await;
+        assert_eq!(healthz(state(&health)).await.0, StatusCode::OK);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            healthz(state(&health)).await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "event loop stuck: 31s past its wake-up time\n".to_owned()
+            )
+        );
+        // A turn clears it.
+        health.turned(Instant::now() + Duration::from_secs(10));
+        assert_eq!(healthz(state(&health)).await.0, StatusCode::OK);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn healthz_fails_when_a_collection_runs_past_its_deadline_and_grace() {
         let health = Arc::new(Health::new());
-        health.beat();
+        health.turned(Instant::now() + Duration::from_secs(1));
         health.collection_started(Duration::from_secs(30));
         tokio::time::advance(Duration::from_secs(30) + COLLECTION_GRACE).await;
-        health.beat();
+        health.turned(Instant::now() + Duration::from_secs(1));
         assert_eq!(
             healthz(state(&health)).await,
             (StatusCode::OK, "ok\n".to_owned())
         );
         tokio::time::advance(Duration::from_secs(2)).await;
-        health.beat();
+        health.turned(Instant::now() + Duration::from_secs(1));
         assert_eq!(
             healthz(state(&health)).await,
             (

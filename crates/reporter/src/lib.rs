@@ -2,7 +2,10 @@
 //! its node.
 //!
 //! It watches only the resources whose `spec.node` is its node, and keeps one schedule for all
-//! of them, aligned so resources with the same period share ticks. At each tick one BIRD
+//! of them, aligned so resources with the same period share ticks, and shifted by a phase
+//! derived from the node name so that nodes started together spread their collections and
+//! writes over the period (a new resource or a spec change is still collected at once, not at
+//! the next tick). At each tick one BIRD
 //! collection (one connection per daemon, one command per class, the union of the classes of
 //! every resource due) serves every resource due; each gets the status for its own classes,
 //! with parts whose reply was unusable kept from its last good status. A status is written
@@ -20,8 +23,9 @@
 //! `nodestatus_status_too_large_total` and `nodestatus_status_routes_left_out{resource}`. The
 //! route limit is kept until the spec changes, so an unchanged BIRD still writes nothing.
 //!
-//! Probes: `/healthz` fails when the event loop stops turning or a collection runs past its
-//! deadline; `/readyz` fails until the first list, and while the last collection failed (a
+//! Probes: `/healthz` fails when the event loop has not turned 30 s after the wake-up time it
+//! set itself (its next tick; an idle loop sleeps until then, with no heartbeat) or a
+//! collection runs past its deadline; `/readyz` fails until the first list, and while the last collection failed (a
 //! part unusable, or no daemon reachable) or the last status write failed. The HTTP server
 //! caps its connections and times out headers and connections (`HttpLimits`), so idle clients
 //! cannot take the descriptors the BIRD socket needs. A status that could not be reconfirmed

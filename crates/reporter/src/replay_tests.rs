@@ -30,6 +30,11 @@ struct Replay {
 
 impl Replay {
     fn new() -> Self {
+        Self::with_phase(Duration::ZERO)
+    }
+
+    /// A core whose ticks fall `phase` after the grid's (a node's jitter).
+    fn with_phase(phase: Duration) -> Self {
         Self {
             core: Core::new(Settings {
                 node: "n1".to_owned(),
@@ -37,6 +42,7 @@ impl Replay {
                 max_conflicts: 3,
                 max_routes: usize::MAX,
                 seed: 1,
+                phase,
             }),
         }
     }
@@ -171,6 +177,45 @@ fn a_new_resource_is_collected_and_written_at_once_then_refreshed_each_period_on
         actions,
         write("r1", ticket, written(&disabled16(ALL), ALL, at(4.05)), 6)
     );
+}
+
+#[test]
+fn with_a_node_phase_new_resources_and_spec_changes_are_collected_at_once_and_ticks_follow_the_phase()
+ {
+    // The node's phase is 1,203.5 s: 3.5 s into every 10 s period, 1.5 s into every 2 s one.
+    let mut r = Replay::with_phase(Duration::from_secs_f64(1203.5));
+    let status = first_write(&mut r, resource("r1", "n1", ALL, 10, 5, None), good16(ALL));
+    assert_eq!(r.wake(3.5), collect(ALL, &["r1"]));
+    assert_eq!(r.step(3.6, Event::Collected(good16(ALL))), vec![]);
+    assert_eq!(r.core.next_wake(), Some(Duration::from_secs_f64(13.5)));
+
+    // A new resource is collected when it arrives, not at the next tick, then shares r1's.
+    assert_eq!(
+        r.step(
+            5.0,
+            Event::Upserted(resource("r2", "n1", &[ROUTES], 10, 8, None))
+        ),
+        collect(&[ROUTES], &["r2"])
+    );
+    let actions = r.step(5.1, Event::Collected(good16(&[ROUTES])));
+    let (ticket, _) = the_write(&actions);
+    assert_eq!(r.step(5.2, written_ok("r2", ticket, 9)), vec![]);
+    assert_eq!(r.wake(13.5), collect(ALL, &["r1", "r2"]));
+    assert_eq!(r.step(13.6, Event::Collected(good16(ALL))), vec![]);
+
+    // A spec change (period 2 s) is collected at once too; its ticks are r1's and more.
+    let edited = resource("r1", "n1", ALL, 2, 7, Some(status));
+    assert_eq!(r.step(14.0, Event::Upserted(edited)), collect(ALL, &["r1"]));
+    assert_eq!(r.step(14.1, Event::Collected(good16(ALL))), vec![]);
+    assert_eq!(r.wake(15.5), collect(ALL, &["r1"]));
+    assert_eq!(r.step(15.6, Event::Collected(good16(ALL))), vec![]);
+    assert_eq!(r.wake(17.5), collect(ALL, &["r1"]));
+    assert_eq!(r.step(17.6, Event::Collected(good16(ALL))), vec![]);
+    assert_eq!(r.wake(19.5), collect(ALL, &["r1"]));
+    assert_eq!(r.step(19.6, Event::Collected(good16(ALL))), vec![]);
+    assert_eq!(r.wake(21.5), collect(ALL, &["r1"]));
+    assert_eq!(r.step(21.6, Event::Collected(good16(ALL))), vec![]);
+    assert_eq!(r.wake(23.5), collect(ALL, &["r1", "r2"]));
 }
 
 #[test]

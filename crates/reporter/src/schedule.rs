@@ -1,6 +1,13 @@
 //! The agent's one scheduler: when each resource is next due, on a grid aligned to the agent's
 //! start so resources with the same period (or periods that divide each other) fall on the same
 //! ticks and share one collection, instead of per-resource timers drifting apart.
+//!
+//! The grid is shifted by a phase of the node's own ([`phase_of`]: a stable hash of the node
+//! name, up to an hour): every resource of one node uses the same phase, so they still share
+//! ticks, while the nodes of a fleet started together (a DaemonSet rollout, the fleet bench)
+//! spread their collections, and so their writes, over the period instead of all writing at
+//! the same instant. A new resource and a spec change are collected at once, off the grid; only
+//! the ticks after that follow it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -47,13 +54,39 @@ impl Schedule {
     }
 }
 
-/// The first multiple of `period` after `now` (both measured from the agent's start): the
-/// grid point a resource with this period is next due at.
-pub(crate) fn next_aligned(now: Duration, period: Duration) -> Duration {
+/// The first point of the grid `phase + k * period` (k any integer) strictly after `now`, all
+/// measured from the agent's start: the tick a resource with this period is next due at. With
+/// one phase for every period, the grid of a period is part of the grid of any period dividing
+/// it (10 s ticks are 5 s ticks too).
+pub(crate) fn next_aligned(now: Duration, period: Duration, phase: Duration) -> Duration {
     let period_ns = period.as_nanos().max(1);
-    let slots = now.as_nanos() / period_ns + 1;
-    let ns = slots.saturating_mul(period_ns);
+    let offset = phase.as_nanos() % period_ns;
+    let now_ns = now.as_nanos();
+    // Grid points are offset + slot * period; the first one after now.
+    let ns = if now_ns < offset {
+        offset
+    } else {
+        ((now_ns - offset) / period_ns + 1)
+            .saturating_mul(period_ns)
+            .saturating_add(offset)
+    };
     Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+}
+
+/// Longest phase: an hour, a multiple of every period up to an hour that divides it, so the
+/// phase's remainder spreads evenly over such a period.
+const MAX_PHASE_MS: u64 = 3_600_000;
+
+/// The node's phase on the grid: a stable function of its name (FNV-1a, the same on every
+/// build and platform, unlike `std`'s hasher which may change between releases), in whole
+/// milliseconds below an hour.
+pub(crate) fn phase_of(node: &str) -> Duration {
+    const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = node.bytes().fold(FNV_OFFSET, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
+    });
+    Duration::from_millis(hash % MAX_PHASE_MS)
 }
 
 #[cfg(test)]
@@ -63,6 +96,8 @@ mod tests {
     fn s(secs: f64) -> Duration {
         Duration::from_secs_f64(secs)
     }
+
+    const NO_PHASE: Duration = Duration::ZERO;
 
     #[test]
     fn next_aligned_is_the_next_grid_point_strictly_after_now() {
@@ -77,7 +112,7 @@ mod tests {
         ];
         for (now, period, want) in cases {
             assert_eq!(
-                next_aligned(s(now), s(period)),
+                next_aligned(s(now), s(period), NO_PHASE),
                 s(want),
                 "now {now}, period {period}"
             );
@@ -87,8 +122,72 @@ mod tests {
     #[test]
     fn resources_with_the_same_period_fall_on_the_same_tick_whenever_they_started() {
         let period = s(10.0);
-        assert_eq!(next_aligned(s(0.05), period), next_aligned(s(3.7), period));
-        assert_eq!(next_aligned(s(12.0), period), next_aligned(s(19.0), period));
+        for phase in [NO_PHASE, s(3.25), s(1234.5)] {
+            // Times within one slot of the shifted grid.
+            let offset = phase.as_secs_f64() % 10.0;
+            assert_eq!(
+                next_aligned(s(offset + 0.05), period, phase),
+                next_aligned(s(offset + 3.7), period, phase)
+            );
+            assert_eq!(
+                next_aligned(s(offset + 12.0), period, phase),
+                next_aligned(s(offset + 19.0), period, phase)
+            );
+        }
+    }
+
+    #[test]
+    fn a_phase_shifts_the_grid_by_its_remainder_of_the_period() {
+        // (now, period, phase, next tick)
+        let cases = [
+            (0.0, 10.0, 3.0, 3.0),
+            (2.9, 10.0, 3.0, 3.0),
+            (3.0, 10.0, 3.0, 13.0),
+            (0.0, 10.0, 1203.0, 3.0),
+            (14.0, 10.0, 1203.0, 23.0),
+            (14.0, 5.0, 1203.0, 18.0),
+            (0.5, 1.0, 1203.25, 1.25),
+        ];
+        for (now, period, phase, want) in cases {
+            assert_eq!(
+                next_aligned(s(now), s(period), s(phase)),
+                s(want),
+                "now {now}, period {period}, phase {phase}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_one_phase_a_period_s_ticks_are_ticks_of_every_period_dividing_it() {
+        let phase = phase_of("node-17");
+        let mut now = Duration::ZERO;
+        for _ in 0..20 {
+            let tick = next_aligned(now, s(10.0), phase);
+            // Just before a 10 s tick, the next 5 s and 1 s ticks are that same instant.
+            let before = tick - Duration::from_millis(1);
+            assert_eq!(next_aligned(before, s(5.0), phase), tick);
+            assert_eq!(next_aligned(before, s(1.0), phase), tick);
+            now = tick;
+        }
+    }
+
+    #[test]
+    fn phases_are_stable_and_spread_nodes_over_the_period() {
+        assert_eq!(phase_of("node-1"), phase_of("node-1"));
+        assert!(phase_of("node-1") < Duration::from_secs(3600));
+        // 1,000 node names over a 10 s period: every second of it gets some of them, none
+        // more than twice its share.
+        let mut per_second = [0u32; 10];
+        for i in 0..1000 {
+            let offset = phase_of(&format!("node-{i}")).as_millis() % 10_000;
+            per_second[usize::try_from(offset / 1000).unwrap_or(0)] += 1;
+        }
+        for (second, count) in per_second.iter().enumerate() {
+            assert!(
+                (1..=200).contains(count),
+                "second {second} of the period holds {count} of 1,000 nodes: {per_second:?}"
+            );
+        }
     }
 
     #[test]

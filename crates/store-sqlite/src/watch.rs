@@ -1,5 +1,6 @@
 //! Watches: one poller thread per opened store notices new revisions (its own process's writes
-//! at once, other processes' within one poll interval) and a replaced file, and each watch
+//! at once, other processes' when inotify reports their write, or within one poll interval
+//! without inotify) and a replaced file, and each watch
 //! stream reads the event log from its last revision when told, or relists when it cannot.
 
 use std::collections::VecDeque;
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::Inner;
 use crate::db::FileTracker;
+use crate::wakeup::Wakeup;
 use crate::{db, ops};
 
 /// Where the store is: the generation of its file (see [`FileTracker`]) and that file's
@@ -28,13 +30,21 @@ pub(crate) struct Notifier {
 
 impl Notifier {
     /// Opens the poller's connection and starts its thread. The thread ends once the notifier
-    /// is dropped (with the last store handle and watch stream).
+    /// is dropped (with the last store handle and watch stream), at its next wake-up.
     pub(crate) fn start(
         file: Arc<FileTracker>,
         path: PathBuf,
         busy_timeout: Duration,
-        interval: Duration,
+        timing: PollTiming,
     ) -> Result<Arc<Notifier>, StoreError> {
+        // Watch before reading the revision, so no write falls between the two unseen.
+        let wakeup = match Wakeup::watch(&path) {
+            Ok(wakeup) => Some(wakeup),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, interval = ?timing.poll, "cannot watch the SQLite database with inotify; polling it instead");
+                None
+            }
+        };
         let generation = file.generation()?;
         let conn = db::connect(&path, busy_timeout)?;
         let current = ops::current_revision(&conn)?;
@@ -48,10 +58,11 @@ impl Notifier {
             busy_timeout,
             conn,
             generation,
+            wakeup,
         };
         std::thread::Builder::new()
             .name("nodestatus-sqlite-poll".into())
-            .spawn(move || poller.run(&weak, interval))
+            .spawn(move || poller.run(&weak, timing))
             .map_err(|e| StoreError::internal("starting the SQLite watch poller", e))?;
         Ok(notifier)
     }
@@ -69,6 +80,20 @@ impl Notifier {
     }
 }
 
+/// When the poller reads the store revision.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PollTiming {
+    /// Without inotify: every this often.
+    pub(crate) poll: Duration,
+    /// With inotify: at each event, and every this often in case an event was missed.
+    pub(crate) fallback: Duration,
+}
+
+/// After an inotify event the revision is read at once and again after these pauses: the event
+/// comes with the `-wal` write, a moment before the writer publishes the commit in the shared
+/// index, so the first read may still see the old revision.
+const RECHECKS: [Duration; 2] = [Duration::from_millis(20), Duration::from_millis(200)];
+
 /// The poller thread's own connection, reopened when the file is replaced.
 struct Poller {
     file: Arc<FileTracker>,
@@ -77,16 +102,42 @@ struct Poller {
     conn: Connection,
     /// The file generation `conn` is open on.
     generation: u64,
+    /// Inotify on the database's directory; None when it could not be set up or failed.
+    wakeup: Option<Wakeup>,
 }
 
 impl Poller {
-    /// Reads the store revision every `interval` while anyone watches. One `stat` of the path
-    /// and one indexed read of a single-row table in WAL mode (shared memory and the page
-    /// cache): a few microseconds, so an idle watcher costs a fraction of a per mille of a CPU.
-    fn run(mut self, notifier: &Weak<Notifier>, interval: Duration) {
+    /// Reads the store revision while anyone watches: woken by inotify when another process
+    /// writes (then again after each of [`RECHECKS`]), and every `timing.fallback` in case
+    /// an event was missed; every `timing.poll` without inotify. A read is one `stat` of the
+    /// path and one indexed read of a single-row table in WAL mode (shared memory and the page
+    /// cache), tens of microseconds.
+    fn run(mut self, notifier: &Weak<Notifier>, timing: PollTiming) {
         let mut failing = false;
+        let mut rechecks: &[Duration] = &[];
         loop {
-            std::thread::sleep(interval);
+            let woken = match self.wakeup.as_mut() {
+                Some(wakeup) => {
+                    let timeout = rechecks.first().copied().unwrap_or(timing.fallback);
+                    match wakeup.wait(timeout) {
+                        Ok(woken) => woken,
+                        Err(e) => {
+                            tracing::warn!(path = %self.path.display(), error = %e, interval = ?timing.poll, "inotify on the SQLite database failed; polling it instead");
+                            self.wakeup = None;
+                            false
+                        }
+                    }
+                }
+                None => {
+                    std::thread::sleep(timing.poll);
+                    false
+                }
+            };
+            rechecks = if woken {
+                &RECHECKS
+            } else {
+                rechecks.get(1..).unwrap_or(&[])
+            };
             let Some(notifier) = notifier.upgrade() else {
                 return;
             };

@@ -468,3 +468,56 @@ async fn a_replaced_file_is_noticed_by_watches_reads_and_writes() {
         Err(StoreError::NotFound { .. })
     ));
 }
+
+/// Polls an hour apart: a change another handle (another connection, as another process has)
+/// makes can only arrive by the inotify wake-up.
+fn hour_polls() -> SqliteOptions {
+    let hour = std::time::Duration::from_secs(3600);
+    SqliteOptions {
+        poll_interval: hour,
+        fallback_poll_interval: hour,
+        ..SqliteOptions::default()
+    }
+}
+
+/// Another handle's writes (its own connections and notifier, as another process would have)
+/// reach a watch without waiting for a poll: a create, a status write and a delete, in order.
+#[tokio::test]
+async fn another_handle_s_writes_reach_a_watch_without_waiting_for_a_poll() {
+    let dir = tempdir();
+    let path = dir.path().join("nodestatus.db");
+    let watcher = open(&path, hour_polls());
+    let seen = ok(watcher.list(&NodeFilter::All).await, "list");
+    let mut watch = ok(
+        watcher
+            .watch(&NodeFilter::Node("node-1".to_owned()), Some(&seen.revision))
+            .await,
+        "watch",
+    );
+    let other = open(&path, hour_polls());
+    for round in 0..3 {
+        let name = format!("r{round}");
+        let created = ok(
+            other
+                .create(&CalicoNodeStatus::new(&name, spec("node-1")))
+                .await,
+            "create",
+        );
+        assert_eq!(
+            next_event(&mut watch).await,
+            WatchEvent::Added(created.clone())
+        );
+        let written = ok(
+            other
+                .write_status(&name, &status(round), &version(&created))
+                .await,
+            "write status",
+        );
+        match next_event(&mut watch).await {
+            WatchEvent::Modified(obj) => assert_eq!(version(&obj), written),
+            other => panic!("expected the status write, got {other:?}"),
+        }
+        let deleted = ok(other.delete(&name, None).await, "delete");
+        assert_eq!(next_event(&mut watch).await, WatchEvent::Deleted(deleted));
+    }
+}
