@@ -97,7 +97,10 @@ pub use collect::{
     major_version,
 };
 pub use family::{peer_address_from_name, peer_type};
-pub use mapping::{Mapped, Outcome, Outcomes, map_snapshot, map_snapshot_within, peers};
+pub use mapping::{
+    Mapped, Outcome, Outcomes, RouteLists, map_snapshot, map_snapshot_lazy, map_snapshot_within,
+    peers,
+};
 pub use nodestatus_api::Family;
 pub use parse::error::{ParseError, Unrecognised};
 pub use parse::reply;
