@@ -276,30 +276,25 @@ fn field_path(path: &serde_ignored::Path<'_>) -> String {
     }
 }
 
-/// A value could not be written as JSON or YAML. Not expected for the types of this crate
-/// (every map key is a string, the writers write to memory), but said when it happens rather
-/// than written as an empty document.
+/// A value could not be written as JSON or YAML: the output failed, or (not expected for the
+/// types of this crate, whose map keys are all strings) the value has a shape the writers do not
+/// write. Said when it happens rather than written as an empty document.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// serde_json refused the value.
+    /// serde_json refused the value, or writing it failed.
     #[error("writing JSON: {0}")]
     Json(#[from] serde_json::Error),
-    /// The YAML emitter failed.
-    #[error("writing YAML: {0}")]
-    Yaml(#[from] yaml_rust2::EmitError),
+    /// The YAML writer failed.
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::YamlError),
 }
 
 /// The resource as a JSON value in the given form (keys sorted, as kubectl and calicoctl print).
 pub fn to_value(obj: &CalicoNodeStatus, api_version: ApiVersion) -> Result<Value, WriteError> {
-    let mut value = serde_json::to_value(obj)?;
-    if let Some(map) = value.as_object_mut() {
-        map.insert(
-            "apiVersion".into(),
-            Value::String(api_version.as_str().into()),
-        );
-        map.insert("kind".into(), Value::String(KIND.into()));
-    }
-    Ok(value)
+    Ok(serde_json::to_value(Written {
+        object: obj,
+        api_version,
+    })?)
 }
 
 /// Several resources as one `CalicoNodeStatusList` value, as `calicoctl get -o yaml` prints.
@@ -308,50 +303,109 @@ pub fn list_value(
     api_version: ApiVersion,
     revision: Option<&str>,
 ) -> Result<Value, WriteError> {
-    let items = objs
-        .iter()
-        .map(|o| to_value(o, api_version))
-        .collect::<Result<Vec<Value>, _>>()?;
-    let mut meta = serde_json::Map::new();
-    if let Some(rev) = revision {
-        meta.insert("resourceVersion".into(), Value::String(rev.into()));
-    }
-    Ok(serde_json::json!({
-        "apiVersion": api_version.as_str(),
-        "kind": format!("{KIND}List"),
-        "metadata": meta,
-        "items": items,
-    }))
+    Ok(serde_json::to_value(WrittenList {
+        items: objs,
+        api_version,
+        revision,
+    })?)
 }
 
-/// A value as YAML text, block style, keys in the value's order. Strings that a YAML 1.1 reader
-/// would read as a number, a time or a boolean (`09:23:22`, `2021-10-18 09:23:19`, `yes`) are
-/// quoted, so kubectl, calicoctl and PyYAML read back exactly the strings written.
+/// A resource as written in one form: serializes as `apiVersion`, `kind`, `metadata`, `spec`
+/// and `status` (when there is one), the rest as the types serialize it. Give it to
+/// [`write_yaml`] or [`write_json`] to print a resource without building a value of it first.
+#[derive(Clone, Copy, Debug)]
+pub struct Written<'a> {
+    /// The resource.
+    pub object: &'a CalicoNodeStatus,
+    /// The form to write it in.
+    pub api_version: ApiVersion,
+}
+
+impl serde::Serialize for Written<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let obj = self.object;
+        let fields = 4 + usize::from(obj.status.is_some());
+        let mut out = serializer.serialize_struct(KIND, fields)?;
+        out.serialize_field("apiVersion", self.api_version.as_str())?;
+        out.serialize_field("kind", KIND)?;
+        out.serialize_field("metadata", &obj.metadata)?;
+        out.serialize_field("spec", &obj.spec)?;
+        match &obj.status {
+            Some(status) => out.serialize_field("status", status)?,
+            None => out.skip_field("status")?,
+        }
+        out.end()
+    }
+}
+
+/// Several resources as one `CalicoNodeStatusList` (as `calicoctl get -o yaml` prints):
+/// `apiVersion`, `items` ([`Written`] each), `kind`, `metadata` (`resourceVersion` when given),
+/// serialized one item at a time.
+#[derive(Clone, Copy, Debug)]
+pub struct WrittenList<'a> {
+    /// The resources.
+    pub items: &'a [CalicoNodeStatus],
+    /// The form to write them in.
+    pub api_version: ApiVersion,
+    /// The list's `metadata.resourceVersion`.
+    pub revision: Option<&'a str>,
+}
+
+impl serde::Serialize for WrittenList<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeStruct};
+
+        struct Items<'a>(&'a WrittenList<'a>);
+        impl serde::Serialize for Items<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.items.iter().map(|object| Written {
+                    object,
+                    api_version: self.0.api_version,
+                }))
+            }
+        }
+        struct Meta<'a>(Option<&'a str>);
+        impl serde::Serialize for Meta<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(usize::from(self.0.is_some())))?;
+                if let Some(rev) = self.0 {
+                    map.serialize_entry("resourceVersion", rev)?;
+                }
+                map.end()
+            }
+        }
+
+        let mut out = serializer.serialize_struct("CalicoNodeStatusList", 4)?;
+        out.serialize_field("apiVersion", self.api_version.as_str())?;
+        out.serialize_field("items", &Items(self))?;
+        out.serialize_field("kind", &format!("{KIND}List"))?;
+        out.serialize_field("metadata", &Meta(self.revision))?;
+        out.end()
+    }
+}
+
+/// A value as YAML text, block style, keys in the value's order ([`write_yaml`] into memory).
+/// Strings that a YAML 1.1 reader would read as a number, a time or a boolean (`09:23:22`,
+/// `2021-10-18 09:23:19`, `yes`) are quoted, so kubectl, calicoctl and PyYAML read back exactly
+/// the strings written.
 pub fn to_yaml(value: &Value) -> Result<String, WriteError> {
-    let mut out = String::new();
-    yaml_rust2::YamlEmitter::new(&mut out).dump(&yaml_of(value))?;
-    let mut text = out.strip_prefix("---\n").unwrap_or(&out).to_owned();
-    text.push('\n');
-    Ok(text)
+    let mut out = Vec::new();
+    write_yaml(&mut out, value)?;
+    // The writer writes only what `str`s and its own ASCII give it.
+    String::from_utf8(out)
+        .map_err(|e| WriteError::Yaml(crate::yaml::YamlError::Value(e.to_string())))
 }
 
-fn yaml_of(value: &Value) -> yaml_rust2::Yaml {
-    use yaml_rust2::Yaml;
-    match value {
-        Value::Null => Yaml::Null,
-        Value::Bool(b) => Yaml::Boolean(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => Yaml::Integer(i),
-            None => Yaml::Real(n.to_string()),
-        },
-        Value::String(s) => Yaml::String(s.clone()),
-        Value::Array(items) => Yaml::Array(items.iter().map(yaml_of).collect()),
-        Value::Object(map) => Yaml::Hash(
-            map.iter()
-                .map(|(k, v)| (Yaml::String(k.clone()), yaml_of(v)))
-                .collect(),
-        ),
-    }
+/// Writes any serializable value as one YAML document, ending with a newline, as it is
+/// serialized: no document tree is built, so a status of 100,000 routes is written holding one
+/// route at a time. Keys in the value's order (a struct's declaration order; a JSON value's are
+/// sorted); quoting as [`to_yaml`]. Wrap `out` in a `BufWriter` when it is a file or a pipe.
+pub fn write_yaml<T: serde::Serialize + ?Sized>(
+    out: impl std::io::Write,
+    value: &T,
+) -> Result<(), WriteError> {
+    Ok(crate::yaml::to_writer(out, value)?)
 }
 
 /// A value as indented JSON text, ending with a newline.
@@ -359,4 +413,15 @@ pub fn to_json(value: &Value) -> Result<String, WriteError> {
     let mut s = serde_json::to_string_pretty(value)?;
     s.push('\n');
     Ok(s)
+}
+
+/// Writes any serializable value as indented JSON (as [`to_json`]), ending with a newline, as it
+/// is serialized, without building a JSON value first.
+pub fn write_json<T: serde::Serialize + ?Sized>(
+    mut out: impl std::io::Write,
+    value: &T,
+) -> Result<(), WriteError> {
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n").map_err(serde_json::Error::io)?;
+    Ok(())
 }

@@ -10,8 +10,11 @@
 //! YAML (and JSON) with the bounds outside input needs: a nesting-depth and node budget checked
 //! while parsing, in linear time, and duplicate keys refused with their line (`serde_yaml_ng`,
 //! used before, took 49 s to refuse a 200 KB nested list and let the last duplicate win);
-//! `serde_ignored` names the fields the types do not know; `yaml-rust2`'s emitter
-//! writes YAML, quoting what a YAML 1.1 reader (kubectl, PyYAML) would misread;
+//! `serde_ignored` names the fields the types do not know; YAML is written by this crate's own
+//! streaming writer (`yaml.rs`: any `Serialize` value straight to an `io::Write`, quoting what a
+//! YAML 1.1 reader, kubectl's or PyYAML's, would misread; why no crate, there), so a status of
+//! 100,000 routes is printed without a document tree (`yaml-rust2`, the tree emitter it
+//! replaces, stays as a dev-dependency: the tests hold the writer to its output byte for byte);
 //! `serde_path_to_error` names the field of a type error; `jiff` counts the ages in table cells; `base64` carries a CA in a kubeconfig.
 //!
 //! Tested by unit tests on the seed's example in both forms, a table of invalid resources with
@@ -24,14 +27,17 @@ mod family;
 pub mod kubeconfig;
 mod types;
 mod validation;
+mod yaml;
 
 pub use crd::{crd, crd_yaml};
 pub use document::{
     ApiVersion, Document, DocumentError, DocumentsError, MAX_DEPTH, MAX_DOCUMENT_BYTES, WriteError,
-    decode, list_value, parse_documents, read_bounded, to_json, to_value, to_yaml,
+    Written, WrittenList, decode, list_value, parse_documents, read_bounded, to_json, to_value,
+    to_yaml, write_json, write_yaml,
 };
 pub use family::Family;
 pub use types::*;
 pub use validation::{
     FieldError, ValidationErrors, dns1123_subdomain, validate, validate_document, warnings,
 };
+pub use yaml::YamlError;

@@ -434,32 +434,82 @@ pub fn sort_routes(routes: &mut [Route]) {
 }
 
 /// [`sort_routes`] for anything whose [`RouteFields`] can be read from it and `context`. Only
-/// the parsed destination is cached per item; the strings are compared where they are, so
-/// sorting copies none.
+/// the parsed destination is kept per item, packed with the item's index in 32 bytes: those are
+/// sorted, the items then move once, and the strings are compared where they are, only for
+/// equal destinations, so sorting copies none.
 pub fn sort_by_route_order<T, C: ?Sized>(
     items: &mut [T],
     context: &C,
     fields: impl for<'x> Fn(&'x C, &'x T) -> RouteFields<'x>,
 ) {
-    let parsed: Vec<Option<(std::net::IpAddr, u8)>> = items
+    let mut keyed: Vec<Keyed> = items
         .iter()
-        .map(|item| {
-            let (ip, len) = fields(context, item).destination.split_once('/')?;
-            Some((ip.parse().ok()?, len.parse().ok()?))
-        })
+        .enumerate()
+        .map(|(i, item)| Keyed::new(fields(context, item).destination, i))
         .collect();
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (fields(context, &items[a]), fields(context, &items[b]));
-        parsed[a]
-            .cmp(&parsed[b])
-            .then_with(|| x.destination.cmp(y.destination))
-            .then_with(|| y.fib.cmp(&x.fib))
-            .then_with(|| x.gateway.cmp(y.gateway))
-            .then_with(|| x.interface.cmp(y.interface))
-            .then_with(|| x.peer_ip.cmp(y.peer_ip))
+    keyed.sort_unstable_by(|a, b| {
+        a.destination().cmp(&b.destination()).then_with(|| {
+            let (x, y) = (
+                fields(context, &items[a.index()]),
+                fields(context, &items[b.index()]),
+            );
+            x.destination
+                .cmp(y.destination)
+                .then_with(|| y.fib.cmp(&x.fib))
+                .then_with(|| x.gateway.cmp(y.gateway))
+                .then_with(|| x.interface.cmp(y.interface))
+                .then_with(|| x.peer_ip.cmp(y.peer_ip))
+                // Equal routes keep their order, as in a stable sort.
+                .then(a.index().cmp(&b.index()))
+        })
     });
-    apply_order(items, order);
+    apply_order(items, keyed.into_iter().map(|k| k.index()).collect());
+}
+
+/// An item's parsed destination and its index. The destination orders as
+/// `Option<(IpAddr, u8)>` would: one that does not parse first, then IPv4, then IPv6; by
+/// address, then prefix length.
+#[derive(Clone, Copy, Debug)]
+struct Keyed {
+    address: u128,
+    /// Family (0: not `address/length`, 1: IPv4, 2: IPv6) in the top 8 bits, prefix length in
+    /// the next 8, the index in the low 48.
+    rest: u64,
+}
+
+impl Keyed {
+    const INDEX_BITS: u32 = 48;
+
+    fn new(destination: &str, index: usize) -> Self {
+        use std::net::IpAddr;
+        let parsed = destination
+            .split_once('/')
+            .and_then(|(ip, len)| Some((ip.parse::<IpAddr>().ok()?, len.parse::<u8>().ok()?)));
+        let (family, address, length) = match parsed {
+            None => (0u64, 0, 0),
+            Some((IpAddr::V4(ip), length)) => (1, u128::from(u32::from(ip)), length),
+            Some((IpAddr::V6(ip), length)) => (2, u128::from(ip), length),
+        };
+        // No slice has 2^48 elements of any size on a 64-bit machine.
+        let index = index as u64 & ((1 << Self::INDEX_BITS) - 1);
+        Self {
+            address,
+            rest: (family << 56) | (u64::from(length) << Self::INDEX_BITS) | index,
+        }
+    }
+
+    /// (family, address, length), in the order they are compared.
+    fn destination(&self) -> (u64, u128, u64) {
+        (
+            self.rest >> 56,
+            self.address,
+            (self.rest >> Self::INDEX_BITS) & 0xff,
+        )
+    }
+
+    fn index(&self) -> usize {
+        (self.rest & ((1 << Self::INDEX_BITS) - 1)) as usize
+    }
 }
 
 /// Moves `items[order[i]]` to position `i`, in place.

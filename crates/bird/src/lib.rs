@@ -26,7 +26,9 @@
 //!   the reporter knows what to keep from the last good status ([`Mapped::merge_last_good`]);
 //!   a failed part without a last good value claims nothing (no `Ready` from a greeting
 //!   alone). [`map_snapshot_within`] keeps at most a number of routes, sorted and chosen while
-//!   still in the reply text, so only the kept routes take memory.
+//!   still in the reply text, so only the kept routes take memory. [`map_snapshot_lazy`] leaves the
+//!   routes there ([`RouteLists`], 16 bytes an entry, serialized one borrowed entry at a time),
+//!   for printing 100,000 routes without a status of owned strings (`nodestatus collect`).
 //!
 //! No presentation here: the agent links this crate, and the `calicoctl node status`-like
 //! tables of `nodestatus bird` live in the CLI (`cli/src/commands/bird_tables.rs`), built on
@@ -97,7 +99,10 @@ pub use collect::{
     major_version,
 };
 pub use family::{peer_address_from_name, peer_type};
-pub use mapping::{Mapped, Outcome, Outcomes, map_snapshot, map_snapshot_within, peers};
+pub use mapping::{
+    Mapped, Outcome, Outcomes, RouteLists, map_snapshot, map_snapshot_lazy, map_snapshot_within,
+    peers,
+};
 pub use nodestatus_api::Family;
 pub use parse::error::{ParseError, Unrecognised};
 pub use parse::reply;

@@ -21,6 +21,9 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
+
 use nodestatus_api::{
     AgentStatus, BgpDaemonState, BgpDaemonStatus, BgpPeer, BgpPeerType, BgpStatus,
     CalicoNodeStatusStatus, Family, LearnedFrom, NodeStatusClass, Route as ApiRoute, RouteFields,
@@ -30,7 +33,7 @@ use nodestatus_api::{
 use crate::collect::{Daemon, Part, Snapshot, Source};
 use crate::family::{peer_address_from_name, peer_type};
 use crate::parse::show_protocols::Protocol;
-use crate::parse::show_route::RouteKind;
+use crate::parse::show_route::{RouteKind, RouteTable};
 
 /// What happened to one class of one family in a collection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,22 +224,7 @@ pub fn map_snapshot_within(
         status.bgp = Some(bgp);
     }
     if classes.contains(&NodeStatusClass::Routes) {
-        let mut views: [FamilyRoutes<'_>; 2] = Default::default();
-        for family in Family::ALL {
-            let outcome = match snapshot.source(family) {
-                Source::Unreachable(u) => unreachable(u),
-                Source::Daemon(d) => match &d.routes {
-                    Part::Collected(_) => {
-                        views[family.index()] = route_views(d, family);
-                        Outcome::Collected
-                    }
-                    Part::Failed(e) => Outcome::Failed(e.to_string()),
-                    Part::NotRequested => not_collected(NodeStatusClass::Routes),
-                },
-            };
-            outcomes.set(NodeStatusClass::Routes, family, outcome);
-        }
-        let [v4, v6] = &views;
+        let [v4, v6] = family_routes(snapshot, &mut outcomes);
         let total = v4.views.len() + v6.views.len();
         let (keep_v4, keep_v6) = if total > max_routes {
             nodestatus_api::select_routes(&v4.views, &v6.views, |v| v.fib, max_routes)
@@ -256,6 +244,96 @@ pub fn map_snapshot_within(
         }
     }
     Mapped { status, outcomes }
+}
+
+/// [`map_snapshot`] for printing: the status without `routes`, and the route lists, sorted as
+/// the status lists them, still in BIRD's reply text ([`RouteLists`] serializes them as the
+/// status's `routes`). Nothing is copied per route, so printing 100,000 routes holds the reply,
+/// its parse and one 64-byte entry per route, not a status of owned strings.
+pub fn map_snapshot_lazy<'a>(
+    snapshot: &'a Snapshot,
+    classes: &[NodeStatusClass],
+) -> (Mapped, RouteLists<'a>) {
+    let without_routes: Vec<_> = classes
+        .iter()
+        .copied()
+        .filter(|c| *c != NodeStatusClass::Routes)
+        .collect();
+    let mut mapped = map_snapshot(snapshot, &without_routes);
+    let families = if classes.contains(&NodeStatusClass::Routes) {
+        family_routes(snapshot, &mut mapped.outcomes)
+    } else {
+        Default::default()
+    };
+    (mapped, RouteLists { families })
+}
+
+/// The routes of both families, sorted, with the outcome of each recorded.
+fn family_routes<'a>(snapshot: &'a Snapshot, outcomes: &mut Outcomes) -> [FamilyRoutes<'a>; 2] {
+    let mut views: [FamilyRoutes<'_>; 2] = Default::default();
+    for family in Family::ALL {
+        let outcome = match snapshot.source(family) {
+            Source::Unreachable(u) => unreachable(u),
+            Source::Daemon(d) => match &d.routes {
+                Part::Collected(_) => {
+                    views[family.index()] = route_views(d, family);
+                    Outcome::Collected
+                }
+                Part::Failed(e) => Outcome::Failed(e.to_string()),
+                Part::NotRequested => not_collected(NodeStatusClass::Routes),
+            },
+        };
+        outcomes.set(NodeStatusClass::Routes, family, outcome);
+    }
+    views
+}
+
+/// The route lists of a snapshot, sorted, still in BIRD's reply text
+/// ([`map_snapshot_lazy`]). Serializes as the status's `routes` ([`RouteStatus`]) with every
+/// route, one entry at a time.
+#[derive(Debug)]
+pub struct RouteLists<'a> {
+    families: [FamilyRoutes<'a>; 2],
+}
+
+impl RouteLists<'_> {
+    /// True when neither family has a route (the status then has no `routes`).
+    pub fn is_empty(&self) -> bool {
+        self.families.iter().all(|f| f.views.is_empty())
+    }
+
+    /// The number of route entries of a family.
+    pub fn len(&self, family: Family) -> usize {
+        self.families[family.index()].views.len()
+    }
+}
+
+impl Serialize for RouteLists<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let [v4, v6] = &self.families;
+        let fields = usize::from(!v4.views.is_empty()) + usize::from(!v6.views.is_empty());
+        let mut out = serializer.serialize_struct("RouteStatus", fields)?;
+        // Field names and omissions as `RouteStatus`'s.
+        for (name, family) in [("routesV4", v4), ("routesV6", v6)] {
+            if family.views.is_empty() {
+                out.skip_field(name)?;
+            } else {
+                out.serialize_field(name, family)?;
+            }
+        }
+        out.end()
+    }
+}
+
+/// Serializes the entries as a list of [`ApiRoute`]s, one at a time.
+impl Serialize for FamilyRoutes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.views.len()))?;
+        for view in &self.views {
+            seq.serialize_element(&self.lookup.borrowed(view))?;
+        }
+        seq.end()
+    }
 }
 
 /// A daemon that did not answer is `Unreachable`; one this process lacked the descriptors to
@@ -403,23 +481,117 @@ fn learned_from(protocol_name: &str, protocol: Option<&Protocol>, family: Family
     }
 }
 
-/// The routes of one family in BIRD's order (the caller sorts them), one entry per next hop.
-/// One route entry (one next hop of a route) still in BIRD's reply text.
-#[derive(Debug)]
-struct RouteView<'a> {
-    destination: &'a str,
-    fib: bool,
-    gateway: &'a str,
-    interface: &'a str,
+/// One route entry (one next hop of a route) as indices into the parsed reply: 16 bytes where
+/// three borrowed strings took 64, so 100,000 entries hold 1.6 MB.
+#[derive(Clone, Copy, Debug)]
+struct RouteView {
+    /// Index of the route in the [`RouteTable`].
+    route: u32,
+    /// Index of the next hop among the route's; [`NO_HOP`] for a route without any.
+    hop: u32,
     /// Index into [`FamilyRoutes::sources`].
-    source: usize,
+    source: u32,
+    fib: bool,
 }
+
+/// [`RouteView::hop`] of a route with no next hop.
+const NO_HOP: u32 = u32::MAX;
 
 /// The route entries of one family in status order, and the sources they refer to.
 #[derive(Debug, Default)]
 struct FamilyRoutes<'a> {
-    views: Vec<RouteView<'a>>,
+    lookup: EntryLookup<'a>,
+    views: Vec<RouteView>,
+}
+
+/// What a [`RouteView`]'s fields are read from: the parsed reply and the sources.
+#[derive(Debug, Default)]
+struct EntryLookup<'a> {
+    table: Option<&'a RouteTable>,
     sources: Vec<LearnedFrom>,
+}
+
+impl EntryLookup<'_> {
+    /// The entry's fields, borrowed from the reply text.
+    fn fields(&self, v: &RouteView) -> RouteFields<'_> {
+        let Some((destination, kind, hop)) = self.table.map(|t| t.entry(v.route as usize, v.hop))
+        else {
+            return RouteFields {
+                destination: "",
+                fib: v.fib,
+                gateway: "",
+                interface: "",
+                peer_ip: "",
+            };
+        };
+        let (gateway, interface) = match (kind, hop) {
+            (RouteKind::Blackhole | RouteKind::Unreachable | RouteKind::Prohibited, _) => {
+                ("N/A", kind.as_str())
+            }
+            (_, Some(hop)) => (
+                hop.gateway.unwrap_or("N/A"),
+                hop.interface.unwrap_or_default(),
+            ),
+            (_, None) => ("N/A", ""),
+        };
+        RouteFields {
+            destination,
+            fib: v.fib,
+            gateway,
+            interface,
+            peer_ip: &self.sources[v.source as usize].peer_ip,
+        }
+    }
+
+    fn route_type(v: &RouteView) -> RouteType {
+        if v.fib {
+            RouteType::Fib
+        } else {
+            RouteType::Rib
+        }
+    }
+
+    /// One entry as the status's route.
+    fn entry(&self, v: &RouteView) -> ApiRoute {
+        let f = self.fields(v);
+        ApiRoute {
+            route_type: Some(Self::route_type(v)),
+            destination: f.destination.to_owned(),
+            gateway: f.gateway.to_owned(),
+            interface: f.interface.to_owned(),
+            learned_from: self.sources[v.source as usize].clone(),
+        }
+    }
+
+    /// One entry as the status's route serializes, borrowed from the reply text.
+    fn borrowed(&self, v: &RouteView) -> BorrowedRoute<'_> {
+        let f = self.fields(v);
+        BorrowedRoute {
+            route_type: Self::route_type(v),
+            destination: f.destination,
+            gateway: f.gateway,
+            interface: f.interface,
+            learned_from: &self.sources[v.source as usize],
+        }
+    }
+}
+
+/// A route entry serialized as [`ApiRoute`] serializes (same names, order and omissions; the
+/// type is always set), without copying its strings: printing 100,000 routes allocates nothing
+/// per route. `lazy_route_lists_serialize_as_the_mapped_routes_on_every_capture` holds the two
+/// to the same text.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BorrowedRoute<'a> {
+    #[serde(rename = "type")]
+    route_type: RouteType,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    destination: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    gateway: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    interface: &'a str,
+    learned_from: &'a LearnedFrom,
 }
 
 impl FamilyRoutes<'_> {
@@ -429,23 +601,13 @@ impl FamilyRoutes<'_> {
             .iter()
             .zip(keep)
             .filter(|(_, kept)| **kept)
-            .map(|(v, _)| ApiRoute {
-                route_type: Some(if v.fib {
-                    RouteType::Fib
-                } else {
-                    RouteType::Rib
-                }),
-                destination: v.destination.to_owned(),
-                gateway: v.gateway.to_owned(),
-                interface: v.interface.to_owned(),
-                learned_from: self.sources[v.source].clone(),
-            })
+            .map(|(v, _)| self.lookup.entry(v))
             .collect()
     }
 }
 
-/// The route entries of `family` on `daemon`, sorted as the status lists them
-/// ([`nodestatus_api::sort_by_route_order`]).
+/// The route entries of `family` on `daemon` (one per next hop), sorted as the status lists
+/// them ([`nodestatus_api::sort_by_route_order`]).
 fn route_views(daemon: &Daemon, family: Family) -> FamilyRoutes<'_> {
     let Some(table) = daemon.routes.collected() else {
         return FamilyRoutes::default();
@@ -455,10 +617,16 @@ fn route_views(daemon: &Daemon, family: Family) -> FamilyRoutes<'_> {
         .collected()
         .map(|ps| ps.iter().map(|p| (p.name.as_str(), p)).collect())
         .unwrap_or_default();
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index: HashMap<&str, u32> = HashMap::new();
     let mut sources = Vec::new();
-    let mut views = Vec::new();
-    for route in table.iter() {
+    // Sized once: a Vec grown by doubling would hold up to twice the entries.
+    let entries = table
+        .iter()
+        .filter(|r| Family::of(r.destination) == family)
+        .map(|r| r.next_hops.len().max(1))
+        .sum();
+    let mut views = Vec::with_capacity(entries);
+    for (i, route) in table.iter().enumerate() {
         if Family::of(route.destination) != family {
             continue;
         }
@@ -468,38 +636,29 @@ fn route_views(daemon: &Daemon, family: Family) -> FamilyRoutes<'_> {
                 by_name.get(route.protocol).copied(),
                 family,
             ));
-            sources.len() - 1
+            (sources.len() - 1) as u32
         });
-        let entry = |gateway, interface| RouteView {
-            destination: route.destination,
-            fib: route.primary,
-            gateway,
-            interface,
+        // Replies are at most `MAX_REPLY_BYTES` (< 2^32), so route and hop counts fit.
+        let entry = |hop| RouteView {
+            route: i as u32,
+            hop,
             source,
+            fib: route.primary,
         };
         match route.kind {
             RouteKind::Blackhole | RouteKind::Unreachable | RouteKind::Prohibited => {
-                views.push(entry("N/A", route.kind.as_str()));
+                views.push(entry(NO_HOP));
             }
-            _ if route.next_hops.len() == 0 => views.push(entry("N/A", "")),
-            _ => {
-                for hop in route.next_hops.clone() {
-                    views.push(entry(
-                        hop.gateway.unwrap_or("N/A"),
-                        hop.interface.unwrap_or_default(),
-                    ));
-                }
-            }
+            _ if route.next_hops.len() == 0 => views.push(entry(NO_HOP)),
+            _ => views.extend((0..route.next_hops.len() as u32).map(entry)),
         }
     }
-    nodestatus_api::sort_by_route_order(&mut views, &sources, |sources, v| RouteFields {
-        destination: v.destination,
-        fib: v.fib,
-        gateway: v.gateway,
-        interface: v.interface,
-        peer_ip: &sources[v.source].peer_ip,
-    });
-    FamilyRoutes { views, sources }
+    let lookup = EntryLookup {
+        table: Some(table),
+        sources,
+    };
+    nodestatus_api::sort_by_route_order(&mut views, &lookup, EntryLookup::fields);
+    FamilyRoutes { lookup, views }
 }
 
 #[cfg(test)]

@@ -14,6 +14,21 @@ pub(crate) fn print(text: &str) -> anyhow::Result<()> {
         .context("writing to standard output")
 }
 
+/// Standard output behind a 64 KiB buffer.
+pub(crate) type BufferedStdout = std::io::BufWriter<std::io::StdoutLock<'static>>;
+
+/// Writes to standard output through a buffer, as `write` produces it (a large status is never
+/// whole in memory), then flushes.
+/// `write` gets the buffer's own type (not `dyn Write`), so the serializers' many small writes
+/// are inlined copies into the buffer.
+pub(crate) fn print_with(
+    write: impl FnOnce(&mut BufferedStdout) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    write(&mut out)?;
+    out.flush().context("writing to standard output")
+}
+
 /// True when an error means standard output was closed by its reader (`get -w | head`): the
 /// command ends quietly, as a pipeline expects.
 pub(crate) fn is_closed_output(err: &anyhow::Error) -> bool {

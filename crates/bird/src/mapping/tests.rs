@@ -570,3 +570,69 @@ fn a_failed_part_takes_the_last_good_value_and_the_rest_is_fresh() {
     );
     assert_eq!(merged.bgp.map(|b| b.number_established_v4), Some(2));
 }
+
+/// Every lab capture, as one snapshot per node: BIRD 1.6 (two daemons) and 2.0, 2.17, 3.1.
+fn captured_snapshots() -> Vec<(String, Snapshot)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let read = |version: &str, file: String| {
+        std::fs::read_to_string(dir.join(version).join(file)).unwrap()
+    };
+    let mut out = Vec::new();
+    for (version, daemon_version) in [
+        ("bird1.6", "1.6.8"),
+        ("bird2", "2.0.12"),
+        ("bird2.17", "2.17.1"),
+        ("bird3", "3.1.0"),
+    ] {
+        for node in ["n1", "n2", "n3"] {
+            let one = |name: &str| {
+                daemon(
+                    daemon_version,
+                    Some(&read(version, format!("{node}-{name}-show_status.txt"))),
+                    Some(&read(
+                        version,
+                        format!("{node}-{name}-show_protocols_all.txt"),
+                    )),
+                    Some(&read(version, format!("{node}-{name}-show_route.txt"))),
+                )
+            };
+            let v4 = one("bird");
+            let v6 = if version == "bird1.6" {
+                one("bird6")
+            } else {
+                v4.clone()
+            };
+            let snapshot = Snapshot {
+                v4: Source::Daemon(v4),
+                v6: Source::Daemon(v6),
+            };
+            out.push((format!("{version} {node}"), snapshot));
+        }
+    }
+    out
+}
+
+#[test]
+fn lazy_route_lists_serialize_as_the_mapped_routes_on_every_capture() {
+    for (name, snapshot) in captured_snapshots() {
+        for classes in [&ALL[..], &[Routes], &[Agent, Bgp]] {
+            let mapped = map_snapshot(&snapshot, classes);
+            let (lazy, routes) = map_snapshot_lazy(&snapshot, classes);
+            assert_eq!(lazy.outcomes, mapped.outcomes, "{name}");
+            let mut without_routes = mapped.status.clone();
+            let expected_routes = without_routes.routes.take();
+            assert_eq!(lazy.status, without_routes, "{name}");
+            assert_eq!(routes.is_empty(), expected_routes.is_none(), "{name}");
+            if let Some(expected) = expected_routes {
+                assert!(expected.routes_v4.len() + expected.routes_v6.len() > 0);
+                assert_eq!(routes.len(Family::V4), expected.routes_v4.len(), "{name}");
+                // Same text, field for field and in the same order.
+                assert_eq!(
+                    serde_json::to_string(&routes).unwrap(),
+                    serde_json::to_string(&expected).unwrap(),
+                    "{name}"
+                );
+            }
+        }
+    }
+}

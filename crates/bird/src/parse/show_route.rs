@@ -325,8 +325,33 @@ impl RouteTable {
 
     /// The routes in BIRD's order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Route<'_>> + Clone + '_ {
+        self.routes.iter().map(|r| self.view(r))
+    }
+
+    /// The destination, kind and `hop`th next hop of the route at `index`, without the rest of
+    /// the route: what a status entry needs (panics past [`RouteTable::len`]).
+    pub(crate) fn entry(&self, index: usize, hop: u32) -> (&str, RouteKind, Option<NextHop<'_>>) {
+        let r = &self.routes[index];
         let text = self.reply.text();
-        self.routes.iter().map(move |r| Route {
+        let hop = r
+            .hops_start
+            .checked_add(hop)
+            .filter(|h| *h < r.hops_end)
+            .map(|h| {
+                let hop = &self.hops[h as usize];
+                NextHop {
+                    gateway: hop.gateway.get_opt(text),
+                    interface: hop.interface.get_opt(text),
+                    onlink: hop.onlink,
+                    weight: (hop.weight > 0).then_some(hop.weight),
+                }
+            });
+        (r.destination.get(text), r.kind, hop)
+    }
+
+    fn view(&self, r: &RawRoute) -> Route<'_> {
+        let text = self.reply.text();
+        Route {
             table: r.table.get_opt(text),
             destination: r.destination.get(text),
             kind: r.kind,
@@ -340,7 +365,7 @@ impl RouteTable {
                 text,
                 hops: self.hops[r.hops_start as usize..r.hops_end as usize].iter(),
             },
-        })
+        }
     }
 
     /// The reply the routes were parsed from.

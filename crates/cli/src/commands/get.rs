@@ -1,15 +1,17 @@
 //! `nodestatus get`: resources as a table (kubectl-like), wide table, or YAML/JSON in the
 //! `projectcalico.org/v3` form; with `-w`, changes as they happen until interrupted.
 
+use std::io::Write;
+
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use jiff::Timestamp;
 use nodestatus_api::columns::{COLUMNS, Column, cells};
-use nodestatus_api::{ApiVersion, CalicoNodeStatus, list_value, to_json, to_value, to_yaml};
+use nodestatus_api::{ApiVersion, CalicoNodeStatus, Written, WrittenList, write_json, write_yaml};
 use nodestatus_store::{Datastore, NodeFilter, StoreError, WatchEvent, resynced};
 
 use crate::datastore::DatastoreArgs;
-use crate::output::{Shutdown, print};
+use crate::output::{Shutdown, print, print_with};
 use crate::table;
 
 /// Show CalicoNodeStatus resources.
@@ -56,23 +58,28 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
                 .get(name)
                 .await
                 .with_context(|| format!("getting {name}"))?;
-            print(&match args.output {
-                Format::Yaml => to_yaml(&to_value(&obj, ApiVersion::V3)?)?,
-                Format::Json => to_json(&to_value(&obj, ApiVersion::V3)?)?,
+            let written = v3(&obj);
+            match args.output {
+                Format::Yaml => print_with(|out| Ok(write_yaml(out, &written)?)),
+                Format::Json => print_with(|out| Ok(write_json(out, &written)?)),
                 Format::Table | Format::Wide => {
-                    render_table(args.output, std::slice::from_ref(&obj), now)
+                    print(&render_table(args.output, std::slice::from_ref(&obj), now))
                 }
-            })
+            }
         }
         None => {
             let listing = store
                 .list(&filter(&args))
                 .await
                 .context("listing resources")?;
-            let list = || list_value(&listing.items, ApiVersion::V3, Some(&listing.revision));
+            let list = WrittenList {
+                items: &listing.items,
+                api_version: ApiVersion::V3,
+                revision: Some(&listing.revision),
+            };
             match args.output {
-                Format::Yaml => print(&to_yaml(&list()?)?),
-                Format::Json => print(&to_json(&list()?)?),
+                Format::Yaml => print_with(|out| Ok(write_yaml(out, &list)?)),
+                Format::Json => print_with(|out| Ok(write_json(out, &list)?)),
                 Format::Table | Format::Wide if listing.items.is_empty() => {
                     eprintln!("No resources found.");
                     Ok(())
@@ -147,6 +154,14 @@ struct WatchPrinter {
     widths: Option<Vec<u16>>,
 }
 
+/// A resource as `get -o yaml|json` prints it.
+fn v3(object: &CalicoNodeStatus) -> Written<'_> {
+    Written {
+        object,
+        api_version: ApiVersion::V3,
+    }
+}
+
 impl WatchPrinter {
     fn new(format: Format) -> Self {
         Self {
@@ -161,12 +176,15 @@ impl WatchPrinter {
         }
         let now = Timestamp::now();
         match self.format {
-            Format::Yaml => objs.iter().try_for_each(|o| {
-                print(&format!("---\n{}", to_yaml(&to_value(o, ApiVersion::V3)?)?))
+            Format::Yaml => objs.iter().try_for_each(|object| {
+                print_with(|out| {
+                    out.write_all(b"---\n")?;
+                    Ok(write_yaml(out, &v3(object))?)
+                })
             }),
             Format::Json => objs
                 .iter()
-                .try_for_each(|o| print(&to_json(&to_value(o, ApiVersion::V3)?)?)),
+                .try_for_each(|object| print_with(|out| Ok(write_json(out, &v3(object))?))),
             Format::Table | Format::Wide => {
                 let headers = headers(self.format);
                 let rows: Vec<Vec<String>> =
