@@ -477,6 +477,18 @@ fn kubectl_server_side_apply_and_edit_change_the_spec() {
         )]
     );
 
+    // `nodestatus get`, like kubectl, leaves them out unless asked.
+    let ours = |extra: &[&str]| -> Value {
+        let mut args = vec!["get", NAME, "-o", "json"];
+        args.extend(extra);
+        serde_json::from_str(&server.env.ok(&args)).expect("JSON")
+    };
+    assert_eq!(ours(&[])["metadata"].get("managedFields"), None);
+    assert_eq!(
+        ours(&["--show-managed-fields"])["metadata"]["managedFields"][0]["manager"],
+        "kubectl"
+    );
+
     // A label applied once and then left out of the configuration is removed.
     let labelled = second.replace(
         "metadata: {name: my-caliconodestatus-1}",

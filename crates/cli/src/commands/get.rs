@@ -31,6 +31,23 @@ pub(crate) struct Args {
     /// Only resources whose spec.node is this node.
     #[arg(long, value_name = "NODE", conflicts_with = "name")]
     node: Option<String>,
+
+    /// Keep `metadata.managedFields` (who set which field, written by the API server) in YAML
+    /// and JSON output; like kubectl, they are left out otherwise.
+    #[arg(long)]
+    show_managed_fields: bool,
+}
+
+impl Args {
+    /// The objects as printed: without `managedFields` unless asked for.
+    fn shown(&self, mut objects: Vec<CalicoNodeStatus>) -> Vec<CalicoNodeStatus> {
+        if !self.show_managed_fields {
+            for obj in &mut objects {
+                obj.metadata.managed_fields = None;
+            }
+        }
+        objects
+    }
 }
 
 /// How resources are printed.
@@ -58,6 +75,7 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
                 .get(name)
                 .await
                 .with_context(|| format!("getting {name}"))?;
+            let obj = args.shown(vec![obj]).remove(0);
             let written = v3(&obj);
             match args.output {
                 Format::Yaml => print_with(|out| Ok(write_yaml(out, &written)?)),
@@ -68,10 +86,11 @@ pub(crate) async fn run(args: Args, datastore: &DatastoreArgs) -> anyhow::Result
             }
         }
         None => {
-            let listing = store
+            let mut listing = store
                 .list(&filter(&args))
                 .await
                 .context("listing resources")?;
+            listing.items = args.shown(listing.items);
             let list = WrittenList {
                 items: &listing.items,
                 api_version: ApiVersion::V3,
@@ -107,12 +126,14 @@ async fn watch(args: &Args, store: &dyn Datastore) -> anyhow::Result<()> {
             .as_ref()
             .is_none_or(|n| obj.metadata.name.as_ref() == Some(n))
     };
-    let first: Vec<CalicoNodeStatus> = listing
-        .items
-        .iter()
-        .filter(|o| wanted(o))
-        .cloned()
-        .collect();
+    let first: Vec<CalicoNodeStatus> = args.shown(
+        listing
+            .items
+            .iter()
+            .filter(|o| wanted(o))
+            .cloned()
+            .collect(),
+    );
     if let Some(name) = &args.name
         && first.is_empty()
     {
@@ -139,7 +160,7 @@ async fn watch(args: &Args, store: &dyn Datastore) -> anyhow::Result<()> {
                     // `resynced` turns these into the changes above; a list is printed whole.
                     Some(Ok(WatchEvent::Restarted(listing))) => listing.items,
                 };
-                let changed: Vec<_> = changed.into_iter().filter(|o| wanted(o)).collect();
+                let changed = args.shown(changed.into_iter().filter(|o| wanted(o)).collect());
                 printer.print(&changed)?;
             }
         }
