@@ -601,11 +601,16 @@ impl Datastore for KubeStore {
         StoreError::check_version(name, expected_version, &actual)?;
         // The whole object goes back (status kept, labels and annotations as the change says);
         // the resourceVersion in it makes the replace compare-and-swap. The API server keeps
-        // metadata.generation itself: it goes back as read.
+        // metadata.generation and managedFields itself: they go back as read (a change's own
+        // managedFields, the projectcalico.org/v3 API server's, are not this CRD object's).
         let mut updated = current;
-        let generation = updated.metadata.generation;
+        let (generation, managed) = (
+            updated.metadata.generation,
+            updated.metadata.managed_fields.clone(),
+        );
         change.apply(&mut updated);
         updated.metadata.generation = generation;
+        updated.metadata.managed_fields = managed;
         match self.inner.replace(&updated, &context).await {
             Ok(obj) => Ok(served(obj)),
             Err((Failure::Conflict, _)) => Err(self.inner.conflict(name, &actual).await),
