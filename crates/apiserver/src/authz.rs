@@ -89,28 +89,12 @@ impl User {
     }
 }
 
-/// An extra key as the front proxy sends it: percent-encoded, case-insensitive (lower case).
+/// An extra key as the front proxy sends it: case-insensitive (lower case), then
+/// percent-decoded, as Kubernetes reads it.
 fn unescape(key: &str) -> String {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte.to_ascii_lowercase());
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&key.to_ascii_lowercase())
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// What a request does, in authorization's terms.
@@ -210,8 +194,9 @@ impl Authorizer {
             return Ok(());
         }
         let spec = review(user, attributes);
-        let key = serde_json::to_string(&spec).unwrap_or_default();
-        if let Some(allowed) = self.cached(&key) {
+        // A review that cannot be written as a key is asked every time, never cached.
+        let key = serde_json::to_string(&spec).ok();
+        if let Some(allowed) = key.as_deref().and_then(|key| self.cached(key)) {
             return allowed
                 .then_some(())
                 .ok_or_else(|| attributes.forbidden(&user.name, ""));
@@ -228,7 +213,9 @@ impl Authorizer {
                 ApiError::internal(format!("authorizing the request: {e}"))
             })?;
         let status = answer.status.unwrap_or_default();
-        self.remember(key, status.allowed);
+        if let Some(key) = key {
+            self.remember(key, status.allowed);
+        }
         if status.allowed {
             Ok(())
         } else {

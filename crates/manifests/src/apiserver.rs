@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::{
     PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, Service, ServiceAccount,
     ServicePort, ServiceSpec, Volume, VolumeMount,
 };
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::{
@@ -142,20 +142,7 @@ pub(crate) fn objects(image: &str) -> Objects {
 
 /// The ClusterRoleBinding `name` of the server's service account to the ClusterRole `role`.
 fn bind(name: &str, role: &str) -> ClusterRoleBinding {
-    ClusterRoleBinding {
-        metadata: meta(name, false),
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "ClusterRole".into(),
-            name: role.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: NAME.into(),
-            namespace: Some(NAMESPACE.into()),
-            ..Subject::default()
-        }]),
-    }
+    crate::rbac::bind_account(meta(name, false), role, NAME)
 }
 
 fn deployment(image: &str) -> Deployment {

@@ -37,24 +37,15 @@ pub(crate) fn objects() -> (ServiceAccount, ClusterRole, ClusterRoleBinding) {
         ]),
         ..ClusterRole::default()
     };
-    let binding = ClusterRoleBinding {
-        metadata: ObjectMeta {
+    let binding = bind_account(
+        ObjectMeta {
             name: Some(NAME.into()),
             labels: Some(crate::daemonset::labels()),
             ..ObjectMeta::default()
         },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "ClusterRole".into(),
-            name: NAME.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: NAME.into(),
-            namespace: Some(NAMESPACE.into()),
-            ..Subject::default()
-        }]),
-    };
+        NAME,
+        NAME,
+    );
     (account, role, binding)
 }
 
@@ -64,5 +55,24 @@ fn rule(resource: &str, verbs: &[&str]) -> PolicyRule {
         resources: Some(vec![resource.into()]),
         verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
         ..PolicyRule::default()
+    }
+}
+
+/// A ClusterRoleBinding (`metadata`) of the service account `account` in the manifests'
+/// namespace to the ClusterRole `role`.
+pub(crate) fn bind_account(metadata: ObjectMeta, role: &str, account: &str) -> ClusterRoleBinding {
+    ClusterRoleBinding {
+        metadata,
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: role.into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: account.into(),
+            namespace: Some(NAMESPACE.into()),
+            ..Subject::default()
+        }]),
     }
 }
